@@ -1,0 +1,99 @@
+# apikit — PGXS build, plus the project's own targets:
+#
+#   make                 build
+#   make install         install into the server of PG_CONFIG
+#   make installcheck    pg_regress + isolation against a running server
+#   make test            install what is missing, build, install, run every
+#                        suite (unit, pg_regress, isolation, TAP) on temporary
+#                        instances; ends with "N passed, N failed"
+#   make demo            the same set-up, then a throwaway cluster in ./.demo
+#                        with a scripted tour; make demo-stop stops it
+#
+# PG_CONFIG=/path/to/pg_config selects the server (PostgreSQL 15 or 18).
+
+EXTENSION  = apikit
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = $(EXTENSION)
+OBJS = \
+	src/apikit.o \
+	src/guc.o \
+	src/shmem.o \
+	src/worker/heartbeat.o \
+	src/worker/jobs.o \
+	src/worker/schedule.o \
+	src/worker/scheduler.o \
+	src/worker/worker_status.o
+
+# The install script is the per-component SQL, in this order.
+SQL_PARTS = \
+	src/sql/apikit.sql \
+	src/sql/worker.sql
+
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard $(EXTENSION)--*--*.sql)
+
+PG_CPPFLAGS = -I$(srcdir)/include -DAPIKIT_VERSION='"$(EXTVERSION)"'
+# make test builds with WERROR=1: apikit's code must stay free of warnings.
+# The server headers are read as system headers, so that warnings in them
+# (PostgreSQL itself does not build with -Wextra) do not drown ours.
+PG_CFLAGS = -Wall -Wextra -isystem $(shell $(PG_CONFIG) --includedir-server)
+ifdef WERROR
+PG_CFLAGS += -Werror
+endif
+
+# make installcheck: against the server at PGHOST/PGPORT, which must have
+# apikit installed.  worker_status needs apikit preloaded, so it runs only
+# when the server says it is.
+REGRESS = extension settings
+ifneq ($(filter installcheck,$(MAKECMDGOALS)),)
+REGRESS += $(shell psql -XAtqc "SELECT 'worker_status' WHERE current_setting('shared_preload_libraries') ~ '(^|[ ,])apikit($$|[ ,])'" postgres 2>/dev/null)
+endif
+ISOLATION = extension_install
+ISOLATION_OPTS = --inputdir=test/isolation
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
+	cat $(SQL_PARTS) > $@
+
+# Plain C unit tests of the pure halves: no server headers, no server.
+UNIT_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Itest/unit
+UNIT_TESTS = test/unit/bin/test_schedule
+UNIT_SELFTEST = test/unit/bin/test_selftest_fails
+
+test/unit/bin/test_schedule: test/unit/test_schedule.c src/worker/schedule.c test/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_schedule.c src/worker/schedule.c
+
+# A unit test that must fail: proves a failing test fails the run.
+test/unit/bin/test_selftest_fails: test/unit/test_selftest.c test/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -DUNIT_SELFTEST_MUST_FAIL -o $@ test/unit/test_selftest.c
+
+unit-build: $(UNIT_TESTS) $(UNIT_SELFTEST)
+
+deps:
+	@tools/deps.sh '$(PG_CONFIG)'
+
+test: deps
+	$(MAKE) WERROR=1 all
+	$(MAKE) unit-build
+	tools/install.sh '$(PG_CONFIG)'
+	tools/run-tests.sh '$(PG_CONFIG)'
+
+demo: deps
+	$(MAKE) all
+	tools/install.sh '$(PG_CONFIG)'
+	tools/demo.sh start '$(PG_CONFIG)'
+
+demo-stop:
+	tools/demo.sh stop '$(PG_CONFIG)'
+
+clean: clean-apikit
+clean-apikit:
+	rm -rf test/unit/bin tmp_check tmp_check_iso output_iso
+
+.PHONY: deps test demo demo-stop unit-build clean-apikit

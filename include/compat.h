@@ -1,0 +1,56 @@
+/*
+ * compat.h
+ *		Every difference between the PostgreSQL versions apikit supports.
+ *
+ * apikit targets PostgreSQL 15 and 18.  Code elsewhere calls the names
+ * defined here and never tests PG_VERSION_NUM itself, so that adding or
+ * dropping a major version touches this one file.
+ */
+#ifndef APIKIT_COMPAT_H
+#define APIKIT_COMPAT_H
+
+#include "utils/wait_event.h"
+
+#if PG_VERSION_NUM < 150000
+#error "apikit requires PostgreSQL 15 or later"
+#endif
+
+/* PostgreSQL 16 declares _PG_init in fmgr.h; 15 leaves it to the module. */
+#if PG_VERSION_NUM < 160000
+extern PGDLLEXPORT void _PG_init(void);
+#endif
+
+/*
+ * PostgreSQL 16 renamed SetSingleFuncCall() to InitMaterializedSRF(); the
+ * behaviour is the same.
+ */
+#if PG_VERSION_NUM < 160000
+#define InitMaterializedSRF(fcinfo, flags) SetSingleFuncCall(fcinfo, flags)
+#endif
+
+/*
+ * PostgreSQL 18 lets a module report its name and version in
+ * pg_get_loaded_modules(); older versions only check the ABI.
+ */
+#if PG_VERSION_NUM >= 180000
+#define APIKIT_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "apikit", .version = APIKIT_VERSION)
+#else
+#define APIKIT_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
+/*
+ * Custom wait events get their own name in pg_stat_activity from
+ * PostgreSQL 17 on; before that every extension shares "Extension".
+ */
+static inline uint32
+apikit_wait_event(const char *name)
+{
+#if PG_VERSION_NUM >= 170000
+	return WaitEventExtensionNew(name);
+#else
+	(void) name;
+	return PG_WAIT_EXTENSION;
+#endif
+}
+
+#endif							/* APIKIT_COMPAT_H */

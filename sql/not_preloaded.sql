@@ -1,0 +1,22 @@
+--
+-- Without shared_preload_libraries: CREATE EXTENSION works, and what needs
+-- shared memory fails with SQLSTATE 55000 and a hint.
+--
+CREATE EXTENSION apikit;
+
+SELECT * FROM apikit.worker_status();
+
+DO $$
+BEGIN
+	PERFORM * FROM apikit.worker_status();
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+	RAISE NOTICE 'caught SQLSTATE %', SQLSTATE;
+END $$;
+
+-- Session settings work once the library is loaded; the start-up only
+-- ones do not exist, and no scheduler runs.
+SHOW apikit.heartbeat_interval;
+SHOW apikit.database;
+SELECT count(*) AS schedulers FROM pg_stat_activity WHERE backend_type = 'apikit scheduler';
+
+DROP EXTENSION apikit;

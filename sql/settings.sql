@@ -1,0 +1,39 @@
+--
+-- apikit.* settings: defaults, contexts, validation, the reserved prefix,
+-- and PostgREST's prefixes left alone.
+--
+SELECT name, setting, unit, context, vartype, min_val, max_val, boot_val
+FROM pg_settings
+WHERE name LIKE 'apikit.%'
+ORDER BY name;
+
+SHOW apikit.database;
+SHOW apikit.heartbeat_interval;
+
+-- apikit.database is read at server start only.
+SET apikit.database = 'other';
+-- The heartbeat interval belongs in postgresql.conf (reload), not a session.
+SET apikit.heartbeat_interval = '5s';
+SELECT set_config('apikit.heartbeat_interval', '5s', false);
+
+-- Values are validated before ALTER SYSTEM writes them.
+ALTER SYSTEM SET apikit.heartbeat_interval = '-1s';
+ALTER SYSTEM SET apikit.heartbeat_interval = 'soon';
+ALTER SYSTEM SET apikit.heartbeat_interval = '1 fortnight';
+
+-- The apikit prefix is reserved: a misspelt name is an error, not a
+-- silently ignored placeholder.
+SET apikit.heartbeat_intervall = '5s';
+SHOW apikit.no_such_setting;
+
+-- PostgREST's per-request prefixes are not touched.
+SET request.jwt.claims = '{"sub": "alice", "role": "web_user"}';
+SELECT current_setting('request.jwt.claims')::json ->> 'sub' AS sub;
+BEGIN;
+SELECT set_config('response.headers', '[{"X-Test": "1"}]', true);
+SELECT current_setting('response.headers');
+COMMIT;
+SET pgrst.db_schemas = 'api';
+SHOW pgrst.db_schemas;
+RESET request.jwt.claims;
+RESET pgrst.db_schemas;
