@@ -56,6 +56,15 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS does not notice when PG_CONFIG names another server: objects built
+# for one major version load into another and fail (or worse).  The stamp
+# holds the version they were built for and is rewritten when it changes.
+PG_BUILT_FOR := $(shell $(PG_CONFIG) --version 2>/dev/null)
+$(OBJS): .pg-built-for
+.pg-built-for: FORCE
+	@echo '$(PG_BUILT_FOR)' | cmp -s - $@ || echo '$(PG_BUILT_FOR)' > $@
+FORCE:
+
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 	cat $(SQL_PARTS) > $@
 
@@ -94,6 +103,6 @@ demo-stop:
 
 clean: clean-apikit
 clean-apikit:
-	rm -rf test/unit/bin tmp_check tmp_check_iso output_iso
+	rm -rf test/unit/bin tmp_check tmp_check_iso output_iso .pg-built-for
 
-.PHONY: deps test demo demo-stop unit-build clean-apikit
+.PHONY: deps test demo demo-stop unit-build clean-apikit FORCE

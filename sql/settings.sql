@@ -16,8 +16,11 @@ SET apikit.database = 'other';
 SET apikit.heartbeat_interval = '5s';
 SELECT set_config('apikit.heartbeat_interval', '5s', false);
 
--- Values are validated before ALTER SYSTEM writes them.
+-- Values are validated before ALTER SYSTEM writes them.  (PostgreSQL 18
+-- words the range error differently, so only its SQLSTATE is shown.)
+\set VERBOSITY sqlstate
 ALTER SYSTEM SET apikit.heartbeat_interval = '-1s';
+\set VERBOSITY default
 ALTER SYSTEM SET apikit.heartbeat_interval = 'soon';
 ALTER SYSTEM SET apikit.heartbeat_interval = '1 fortnight';
 

@@ -9,6 +9,7 @@
 # whatever mirror the machine is set up with.
 #
 #   tools/pg18.sh            build if missing, print the path of pg_config
+#                            (<cache>/postgresql-18/bin/pg_config)
 #   APIKIT_CACHE=/some/dir   where to build (default /var/cache/apikit as
 #                            root, else ~/.cache/apikit)
 set -euo pipefail
@@ -18,7 +19,10 @@ if [ "$(id -u)" = 0 ]; then
 else
 	cache=${APIKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/apikit}
 fi
-prefix=$cache/pg18
+# Debian's 50-per-version-dirs patch sends the server's libraries to
+# /usr/lib/postgresql/18 unless the install path names "postgres"; this
+# prefix does, so everything stays inside the cache.
+prefix=$cache/postgresql-18
 if [ -x "$prefix/bin/pg_config" ] && [ -f "$prefix/.complete" ]; then
 	echo "$prefix/bin/pg_config"
 	exit 0
@@ -81,6 +85,10 @@ make -s install >"$build/install.log" 2>&1 || { tail -n 40 "$build/install.log" 
 # isolationtester and the TAP modules are not part of a plain install.
 make -s -C src/test/isolation install >>"$build/install.log" 2>&1
 make -s -C src/test/perl install >>"$build/install.log" 2>&1
+case $("$prefix/bin/pg_config" --pkglibdir) in
+"$prefix"/*) ;;
+*) echo "pg18: the build escaped $prefix" >&2; exit 1 ;;
+esac
 touch "$prefix/.complete"
 rm -rf "$build"
 echo "$prefix/bin/pg_config"

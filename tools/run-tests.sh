@@ -15,18 +15,15 @@
 set -uo pipefail
 pg_config=${1:-pg_config}
 top=$(cd "$(dirname "$0")/.." && pwd)
-user=${APIKIT_TEST_USER:-apikit}
+. "$top/tools/common.sh"
 
 if [ "$(id -u)" = 0 ]; then
-	if ! id -u "$user" >/dev/null 2>&1; then
-		useradd --system --user-group --create-home --home-dir "/var/lib/$user" \
-			--shell /bin/bash "$user" || exit 1
-	fi
+	ensure_user || exit 1
 	work=$(mktemp -d /tmp/apikit-test.XXXXXX)
 	tar -C "$top" --exclude=./.git --exclude=./.demo --exclude=./tmp_check -cf - . | tar -C "$work" -xf -
-	chown -R "$user": "$work"
+	chown -R "$apikit_user": "$work"
 	chmod 755 "$work"
-	runuser -u "$user" -- env PATH="$PATH" APIKIT_RESULTS= PG_TEST_EXTRA="${PG_TEST_EXTRA:-}" \
+	runuser -u "$apikit_user" -- env PATH="$PATH" APIKIT_RESULTS= PG_TEST_EXTRA="${PG_TEST_EXTRA:-}" \
 		"$work/tools/run-tests.sh" "$pg_config"
 	rc=$?
 	[ -n "${APIKIT_RESULTS:-}" ] && [ -f "$work/tmp_check/counts" ] && cat "$work/tmp_check/counts" >> "$APIKIT_RESULTS"

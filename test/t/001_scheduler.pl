@@ -55,6 +55,22 @@ like(
 	'the failure says why');
 is(heartbeat('runs'), '1', 'with an hour-long interval it ran once');
 
+# --- idle means asleep on the latch, not polling --------------------------
+# Between runs the worker should not wake at all; a busy loop or a short
+# nap would show as context switches.  (Linux /proc; skipped elsewhere.)
+SKIP:
+{
+	skip 'no /proc/<pid>/status here', 1 unless -r "/proc/$pid/status";
+	my $switches = sub {
+		my ($n) = slurp_file("/proc/$pid/status") =~ /^voluntary_ctxt_switches:\s+(\d+)/m;
+		return $n;
+	};
+	my $before = $switches->();
+	sleep 3;
+	my $woke = $switches->() - $before;
+	cmp_ok($woke, '<=', 2, "the idle worker slept on its latch ($woke wake-ups in 3 s)");
+}
+
 # --- SIGHUP: a shorter interval applies at once, not after the hour -------
 $node->safe_psql('postgres',
 	"ALTER SYSTEM SET apikit.heartbeat_interval = '200ms'");
