@@ -2,6 +2,9 @@
 -- CREATE and DROP EXTENSION: what apikit installs, where, with which
 -- attributes and privileges, and that it can be dropped and created again.
 --
+-- A fixed search_path: the test user may be called apikit, and "$user"
+-- would then put the schema on the path and change how names print.
+SET search_path = public;
 CREATE EXTENSION apikit;
 
 SELECT e.extname, e.extversion, e.extrelocatable, n.nspname
