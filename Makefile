@@ -56,8 +56,17 @@ ISOLATION = extension_install
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+else
+# On a fresh machine pg_config may exist (libpq-dev) without the server's
+# development files.  make test and make demo install them first and then
+# run make again; plain builds say what is missing.
+all install installcheck:
+	@echo "apikit: no PGXS for $(PG_CONFIG); run tools/deps.sh (make test and make demo run it for you)" >&2
+	@exit 1
+endif
 
 # PGXS does not notice when PG_CONFIG names another server: objects built
 # for one major version load into another and fail (or worse).  The stamp
