@@ -17,7 +17,7 @@
 typedef struct ApikitJob
 {
 	const char *name;			/* shown in apikit.worker_status() */
-	const int  *interval_ms;	/* the setting that says how often */
+	const int  *interval_s;		/* the setting that says how often, seconds */
 	bool		needs_primary;	/* skipped while the server is in recovery */
 	void		(*run) (void);
 } ApikitJob;
@@ -31,16 +31,19 @@ extern const int apikit_njobs;
 /*
  * What apikit.worker_status() shows of one job.  Written only by the
  * scheduler (and by the postmaster when the memory is created), read by any
- * backend; both sides hold ApikitSchedulerShared.mutex while copying.
+ * backend; both sides hold ApikitSchedulerShared.mutex while copying.  A
+ * finished run is published in one locked section, so a reader never sees
+ * half of it; a run under way shows only in running_since.
  */
 typedef struct ApikitJobStatus
 {
 	char		name[NAMEDATALEN];
 	int64		interval_ms;	/* as the worker last read its setting */
-	TimestampTz last_start;		/* 0 until the first run */
+	TimestampTz running_since;	/* start of the run under way, or 0 */
+	TimestampTz last_start;		/* start of the last finished run, or 0 */
 	int64		last_duration_us;
 	TimestampTz next_start;		/* 0 when switched off or not yet scheduled */
-	int64		runs;			/* runs started since the server started */
+	int64		runs;			/* finished runs since the server started */
 	int64		failures;		/* of which failed */
 	char		last_error[APIKIT_JOB_ERROR_LEN];	/* "" if the last run worked */
 } ApikitJobStatus;
@@ -49,6 +52,8 @@ typedef struct ApikitSchedulerShared
 {
 	slock_t		mutex;			/* protects everything below */
 	pid_t		pid;			/* the running scheduler, or 0 */
+	int			encoding;		/* of the messages below (the worker's database) */
+	char		worker_error[APIKIT_JOB_ERROR_LEN];	/* why the worker is not running */
 	int			njobs;
 	ApikitJobStatus jobs[APIKIT_MAX_JOBS];
 } ApikitSchedulerShared;

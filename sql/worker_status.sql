@@ -4,7 +4,8 @@
 -- Nothing here depends on how the server is configured, so make
 -- installcheck can run it against any server that preloads apikit.
 --
-SELECT name, "interval" >= '0' AS has_interval, runs >= 0 AS counted,
+SELECT name,
+       "interval" = current_setting('apikit.heartbeat_interval')::interval AS interval_as_set,
        failures <= runs AS consistent
 FROM apikit.worker_status();
 

@@ -33,8 +33,10 @@ char	   *apikit_database = NULL;
  * apikit.heartbeat_interval: how often the scheduler's heartbeat job runs.
  * The heartbeat proves that the worker can open a transaction in
  * apikit.database and that apikit is installed there; 0 switches it off.
+ * Job intervals are in seconds, so that a bare number in postgresql.conf
+ * ("= 10") means what a DBA expects rather than 10 ms of busy work.
  */
-int			apikit_heartbeat_interval = 10000;
+int			apikit_heartbeat_interval = 10;
 
 void
 apikit_guc_init(void)
@@ -55,10 +57,10 @@ apikit_guc_init(void)
 							"Interval between runs of the scheduler's heartbeat job.",
 							"Zero switches the heartbeat off.",
 							&apikit_heartbeat_interval,
-							10000,
+							10,
 							0, INT_MAX,
 							PGC_SIGHUP,
-							GUC_UNIT_MS,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("apikit");

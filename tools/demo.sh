@@ -15,7 +15,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tools/common.sh"
 
 dir=$top/.demo
-data=$dir/data
+# ./.demo may be a link (see below); the server is given the real path.
+data=$(readlink -f "$dir" 2>/dev/null || echo "$dir")/data
 port=${APIKIT_DEMO_PORT:-54329}
 bindir=$("$pg_config" --bindir)
 major=$("$pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
@@ -29,6 +30,7 @@ stop)
 	if running; then
 		as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop
 	fi
+	if [ -L "$dir" ]; then rm -rf "$(readlink -f "$dir")"; fi
 	rm -rf "$dir"
 	echo "demo: stopped and removed $dir"
 	exit 0
@@ -41,13 +43,24 @@ start) ;;
 esac
 
 ensure_user
+# As root, the server runs as the unprivileged user, who may not be able to
+# reach a checkout under /root: the cluster then lives in that user's home
+# and ./.demo is a link to it.
+if [ "$(id -u)" = 0 ] && [ ! -e "$dir" ] && ! runuser -u "$apikit_user" -- test -x "$top"; then
+	home=$(getent passwd "$apikit_user" | cut -d: -f6)
+	mkdir -p "$home/demo"
+	chown "$apikit_user": "$home/demo"
+	ln -s "$home/demo" "$dir"
+fi
 if [ -f "$data/PG_VERSION" ] && [ "$(cat "$data/PG_VERSION")" != "$major" ]; then
 	echo "demo: $dir holds a PostgreSQL $(cat "$data/PG_VERSION") cluster; replacing it"
 	running && as_owner "$bindir/pg_ctl" -D "$data" -m immediate -w stop
-	rm -rf "$dir"
+	rm -rf "$data"
 fi
 mkdir -p "$dir"
-[ "$(id -u)" = 0 ] && chown "$apikit_user": "$dir"
+dir=$(cd "$dir" && pwd -P)
+data=$dir/data
+if [ "$(id -u)" = 0 ]; then chown "$apikit_user": "$dir"; fi
 
 if [ ! -f "$data/PG_VERSION" ]; then
 	as_owner "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 \

@@ -83,8 +83,9 @@ cd "$build"
 make -s -j"$(nproc)" >"$build/make.log" 2>&1 || { tail -n 40 "$build/make.log" >&2; exit 1; }
 make -s install >"$build/install.log" 2>&1 || { tail -n 40 "$build/install.log" >&2; exit 1; }
 # isolationtester and the TAP modules are not part of a plain install.
-make -s -C src/test/isolation install >>"$build/install.log" 2>&1
-make -s -C src/test/perl install >>"$build/install.log" 2>&1
+for d in src/test/isolation src/test/perl; do
+	make -s -C "$d" install >>"$build/install.log" 2>&1 || { tail -n 40 "$build/install.log" >&2; exit 1; }
+done
 case $("$prefix/bin/pg_config" --pkglibdir) in
 "$prefix"/*) ;;
 *) echo "pg18: the build escaped $prefix" >&2; exit 1 ;;

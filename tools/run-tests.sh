@@ -48,6 +48,15 @@ echo "apikit tests on $version, as $(id -un)"
 
 total_passed=0
 total_failed=0
+# Whatever happens, leave the counts behind; a run that stops early has
+# failed, and says so.
+finished=no
+write_counts() {
+	[ "$finished" = yes ] || total_failed=$((total_failed + 1))
+	echo "$total_passed $total_failed" >"$out/counts"
+	[ -n "${APIKIT_RESULTS:-}" ] && echo "$total_passed $total_failed" >>"$APIKIT_RESULTS"
+}
+trap write_counts EXIT
 
 record() {	# suite passed failed
 	echo "$1: $2 passed, $3 failed"
@@ -58,9 +67,16 @@ record() {	# suite passed failed
 # --- unit ---------------------------------------------------------------
 unit_passed=0
 unit_failed=0
-for t in test/unit/bin/test_*; do
-	[ -x "$t" ] || continue
-	case $t in *_fails) continue ;; esac
+# Every test/unit/test_*.c must have been built; a missing one fails.
+for src in test/unit/test_*.c; do
+	name=$(basename "$src" .c)
+	[ "$name" = test_selftest ] && continue
+	t=test/unit/bin/$name
+	if [ ! -x "$t" ]; then
+		echo "unit: $t was not built (add it to UNIT_TESTS in the Makefile)"
+		unit_failed=$((unit_failed + 1))
+		continue
+	fi
 	output=$("$t" 2>&1)
 	rc=$?
 	echo "$output" | grep '^FAIL' || true
@@ -82,7 +98,6 @@ else
 	echo "$output"
 	unit_failed=$((unit_failed + 1))
 fi
-[ "$unit_passed" = 0 ] && unit_failed=$((unit_failed + 1))
 record unit "$unit_passed" "$unit_failed"
 
 # --- pg_regress and isolation -------------------------------------------
@@ -127,7 +142,9 @@ run_pg_regress isolation "$pg_isolation_regress" test/isolation test/preload.con
 # --- TAP ----------------------------------------------------------------
 mkdir -p "$out/tap"
 (
-	export PATH="$bindir:$PATH" PG_REGRESS="$pg_regress" TESTDIR="$out/tap"
+	# PostgreSQL 15 and 16 read TESTDIR; 17 and later TESTDATADIR and TESTLOGDIR.
+	export PATH="$bindir:$PATH" PG_REGRESS="$pg_regress" TESTDIR="$out/tap" \
+		TESTDATADIR="$out/tap/tmp_check" TESTLOGDIR="$out/tap/tmp_check/log"
 	prove -I "$pgxs/src/test/perl" -I test/t test/t/*.pl
 ) >"$out/tap/prove.log" 2>&1
 rc=$?
@@ -143,7 +160,6 @@ if [ "$rc" != 0 ] || [ "$f" != 0 ] || [ "$tests" = 0 ]; then
 fi
 record tap "$((tests - (f < tests ? f : tests)))" "$f"
 
-echo "$total_passed $total_failed" >"$out/counts"
-[ -n "${APIKIT_RESULTS:-}" ] && echo "$total_passed $total_failed" >>"$APIKIT_RESULTS"
+finished=yes
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" = 0 ]

@@ -8,6 +8,7 @@ CREATE FUNCTION apikit.worker_status(
 	OUT last_run timestamptz,
 	OUT last_duration interval,
 	OUT last_error text,
+	OUT running_since timestamptz,
 	OUT next_run timestamptz,
 	OUT pid integer)
 RETURNS SETOF record

@@ -8,15 +8,22 @@
  *	- SIGHUP re-reads the configuration; a changed interval takes effect at
  *	  once (schedule_set_interval), not after the sleep that was under way.
  *	- SIGTERM (die) ends the worker at the next CHECK_FOR_INTERRUPTS, also in
- *	  the middle of a job; SIGINT (pg_cancel_backend) cancels only the job.
+ *	  the middle of a job; SIGINT (pg_cancel_backend) cancels only the job,
+ *	  and means nothing between jobs.
  *	- The worker sleeps on its latch until the next job is due and exits on
- *	  postmaster death (WL_EXIT_ON_PM_DEATH); it never busy-waits.
+ *	  postmaster death (WL_EXIT_ON_PM_DEATH); it never busy-waits.  It runs
+ *	  at most one job per pass of the loop and passes through WaitLatch
+ *	  every time, even with nothing to wait for, because that is where
+ *	  postmaster death is noticed: jobs that overrun their interval must not
+ *	  keep an orphaned worker alive.
  *	- A job that raises an error is rolled back, recorded and logged, and the
  *	  loop goes on.  The same error repeated run after run is logged once,
  *	  then only counted, so a misconfiguration does not flood the log; the
  *	  recovery is logged too.
  *	- After a crash the postmaster reinitialises shared memory and starts the
- *	  worker again after bgw_restart_time.
+ *	  worker again.  When the worker exits with an error (apikit.database
+ *	  does not exist, say), it is restarted after bgw_restart_time, and
+ *	  apikit.worker_status() shows why it is not running.
  *
  * Scheduling uses a monotonic clock (schedule.c); the wall clock is used only
  * for the times shown to people.
@@ -36,6 +43,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "mb/pg_wchar.h"
 #include "pgstat.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -53,10 +61,11 @@ PGDLLEXPORT void apikit_scheduler_main(Datum main_arg);
 
 ApikitSchedulerShared *apikit_scheduler_shared = NULL;
 
-/* Worker-local: timing and the last error message of each job. */
+/* Worker-local: timing and the last logged error of each job. */
 static ScheduleSlot slots[APIKIT_MAX_JOBS];
 static char *last_logged_error[APIKIT_MAX_JOBS];
 static int64 consecutive_failures[APIKIT_MAX_JOBS];
+static bool connected = false;
 
 Size
 apikit_scheduler_shmem_size(void)
@@ -73,11 +82,12 @@ apikit_scheduler_shmem_startup(void *ptr, bool found)
 
 	memset(apikit_scheduler_shared, 0, sizeof(ApikitSchedulerShared));
 	SpinLockInit(&apikit_scheduler_shared->mutex);
+	apikit_scheduler_shared->encoding = PG_SQL_ASCII;
 	apikit_scheduler_shared->njobs = apikit_njobs;
 	for (int i = 0; i < apikit_njobs; i++)
 	{
 		strlcpy(apikit_scheduler_shared->jobs[i].name, apikit_jobs[i].name, NAMEDATALEN);
-		apikit_scheduler_shared->jobs[i].interval_ms = *apikit_jobs[i].interval_ms;
+		apikit_scheduler_shared->jobs[i].interval_ms = (int64) *apikit_jobs[i].interval_s * 1000;
 	}
 }
 
@@ -90,7 +100,8 @@ apikit_scheduler_register(void)
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	/* Also on a hot standby: jobs that write say so and are skipped there. */
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = 5;
+	/* After a crash-restart it starts at once; this paces error exits. */
+	worker.bgw_restart_time = 10;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "apikit");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "apikit_scheduler_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "apikit scheduler");
@@ -98,51 +109,92 @@ apikit_scheduler_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* Clear the published pid when the worker exits, whatever the reason. */
+/*
+ * On any exit: clear the published pid, and if the worker never got its
+ * database connection, say so where apikit.worker_status() shows it (the
+ * FATAL itself is in the server log).
+ */
 static void
 scheduler_detach(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 {
+	char		reason[APIKIT_JOB_ERROR_LEN];
+
+	if (!connected)
+		snprintf(reason, sizeof(reason),
+				 "the scheduler could not connect to database \"%s\" (apikit.database); see the server log",
+				 apikit_database);
+
 	SpinLockAcquire(&apikit_scheduler_shared->mutex);
 	apikit_scheduler_shared->pid = 0;
+	if (!connected)
+	{
+		strlcpy(apikit_scheduler_shared->worker_error, reason, APIKIT_JOB_ERROR_LEN);
+		apikit_scheduler_shared->encoding = PG_SQL_ASCII;
+	}
+	for (int i = 0; i < apikit_scheduler_shared->njobs; i++)
+		apikit_scheduler_shared->jobs[i].running_since = 0;
 	SpinLockRelease(&apikit_scheduler_shared->mutex);
+}
+
+static int64
+monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int64
 monotonic_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return monotonic_us() / 1000;
 }
 
-/* Publish the intervals and next start times after they changed. */
-static void
-publish_schedule(int64 now_ms)
+/* The wall-clock time a monotonic due time corresponds to, for display. */
+static TimestampTz
+due_as_timestamp(int64 due_ms, int64 now_ms, TimestampTz now)
 {
-	TimestampTz wall = GetCurrentTimestamp();
+	if (due_ms == SCHEDULE_NEVER)
+		return 0;
+	return now + Max(due_ms - now_ms, 0) * 1000;
+}
+
+/* Publish every job's interval and next start, after start-up or a reload. */
+static void
+publish_schedule(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		now_ms = monotonic_ms();
+	TimestampTz next[APIKIT_MAX_JOBS];
+
+	for (int i = 0; i < apikit_njobs; i++)
+		next[i] = due_as_timestamp(slots[i].next_due_ms, now_ms, now);
 
 	SpinLockAcquire(&apikit_scheduler_shared->mutex);
 	for (int i = 0; i < apikit_njobs; i++)
 	{
-		ApikitJobStatus *st = &apikit_scheduler_shared->jobs[i];
-
-		st->interval_ms = slots[i].interval_ms;
-		if (slots[i].next_due_ms == SCHEDULE_NEVER)
-			st->next_start = 0;
-		else
-			st->next_start = wall + (Max(slots[i].next_due_ms - now_ms, 0)) * 1000;
+		apikit_scheduler_shared->jobs[i].interval_ms = slots[i].interval_ms;
+		apikit_scheduler_shared->jobs[i].next_start = next[i];
 	}
 	SpinLockRelease(&apikit_scheduler_shared->mutex);
 }
 
-static void
-reload_intervals(int64 now_ms)
+static int64
+job_interval_ms(int i)
 {
+	return (int64) *apikit_jobs[i].interval_s * 1000;
+}
+
+static void
+reload_intervals(void)
+{
+	int64		now_ms = monotonic_ms();
+
 	for (int i = 0; i < apikit_njobs; i++)
-		if (slots[i].interval_ms != *apikit_jobs[i].interval_ms)
-			schedule_set_interval(&slots[i], *apikit_jobs[i].interval_ms, now_ms);
-	publish_schedule(now_ms);
+		if (slots[i].interval_ms != job_interval_ms(i))
+			schedule_set_interval(&slots[i], job_interval_ms(i), now_ms);
+	publish_schedule();
 }
 
 static void
@@ -161,13 +213,16 @@ run_job(int i, MemoryContext loopcxt)
 {
 	const ApikitJob *job = &apikit_jobs[i];
 	TimestampTz start = GetCurrentTimestamp();
+	int64		start_us = monotonic_us();
+	int64		end_us;
 	char	   *error = NULL;
+	int			error_len = 0;
 	bool		log_error = false;
+	TimestampTz next;
 	ErrorContextCallback errcallback;
 
 	SpinLockAcquire(&apikit_scheduler_shared->mutex);
-	apikit_scheduler_shared->jobs[i].last_start = start;
-	apikit_scheduler_shared->jobs[i].runs++;
+	apikit_scheduler_shared->jobs[i].running_since = start;
 	SpinLockRelease(&apikit_scheduler_shared->mutex);
 
 	errcallback.callback = job_error_context;
@@ -220,6 +275,8 @@ run_job(int i, MemoryContext loopcxt)
 				pfree(last_logged_error[i]);
 			last_logged_error[i] = MemoryContextStrdup(TopMemoryContext, error);
 		}
+		/* Never cut a multibyte character in two. */
+		error_len = pg_mbcliplen(error, strlen(error), APIKIT_JOB_ERROR_LEN - 1);
 	}
 	else if (consecutive_failures[i] > 0)
 	{
@@ -231,15 +288,25 @@ run_job(int i, MemoryContext loopcxt)
 		last_logged_error[i] = NULL;
 	}
 
+	end_us = monotonic_us();
+	schedule_ran(&slots[i], start_us / 1000, end_us / 1000);
+	next = due_as_timestamp(slots[i].next_due_ms, end_us / 1000, GetCurrentTimestamp());
+
+	/* The whole finished run at once: readers never see half of it. */
 	SpinLockAcquire(&apikit_scheduler_shared->mutex);
 	{
 		ApikitJobStatus *st = &apikit_scheduler_shared->jobs[i];
 
-		st->last_duration_us = GetCurrentTimestamp() - start;
+		st->running_since = 0;
+		st->last_start = start;
+		st->last_duration_us = end_us - start_us;
+		st->next_start = next;
+		st->runs++;
 		if (error != NULL)
 		{
 			st->failures++;
-			strlcpy(st->last_error, error, APIKIT_JOB_ERROR_LEN);
+			memcpy(st->last_error, error, error_len);
+			st->last_error[error_len] = '\0';
 		}
 		else
 			st->last_error[0] = '\0';
@@ -258,22 +325,25 @@ apikit_scheduler_main(Datum main_arg pg_attribute_unused())
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	before_shmem_exit(scheduler_detach, 0);
 	BackgroundWorkerInitializeConnection(apikit_database, NULL, 0);
+	connected = true;
 	pgstat_report_appname("apikit scheduler");
 	wait_event = apikit_wait_event("ApikitSchedulerMain");
 
 	SpinLockAcquire(&apikit_scheduler_shared->mutex);
 	apikit_scheduler_shared->pid = MyProcPid;
+	apikit_scheduler_shared->encoding = GetDatabaseEncoding();
+	apikit_scheduler_shared->worker_error[0] = '\0';
 	SpinLockRelease(&apikit_scheduler_shared->mutex);
-	before_shmem_exit(scheduler_detach, 0);
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "apikit scheduler loop",
 									ALLOCSET_DEFAULT_SIZES);
 
 	now = monotonic_ms();
 	for (int i = 0; i < apikit_njobs; i++)
-		schedule_init(&slots[i], *apikit_jobs[i].interval_ms, now);
-	publish_schedule(now);
+		schedule_init(&slots[i], job_interval_ms(i), now);
+	publish_schedule();
 
 	ereport(LOG,
 			(errmsg("apikit scheduler started in database \"%s\"", apikit_database)));
@@ -281,40 +351,40 @@ apikit_scheduler_main(Datum main_arg pg_attribute_unused())
 	for (;;)
 	{
 		int			i;
-		int64		sleep_ms;
 
+		/*
+		 * A cancel meant for a job that has finished means nothing now; left
+		 * pending, it would raise an error outside any job, which a
+		 * background worker turns into an exit.
+		 */
+		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			reload_intervals(monotonic_ms());
+			reload_intervals();
 		}
 
-		while ((i = schedule_next_job(slots, apikit_njobs, now = monotonic_ms())) >= 0)
+		now = monotonic_ms();
+		i = schedule_next_job(slots, apikit_njobs, now);
+		if (i >= 0 && apikit_jobs[i].needs_primary && RecoveryInProgress())
+			schedule_ran(&slots[i], now, now);	/* skipped, not failed */
+		else if (i >= 0)
 		{
-			if (apikit_jobs[i].needs_primary && RecoveryInProgress())
-				schedule_ran(&slots[i], now, now);	/* skipped, not failed */
-			else
-			{
-				MemoryContextSwitchTo(loopcxt);
-				run_job(i, loopcxt);
-				schedule_ran(&slots[i], now, monotonic_ms());
-				MemoryContextReset(loopcxt);
-			}
-			publish_schedule(monotonic_ms());
-			CHECK_FOR_INTERRUPTS();
-			if (ConfigReloadPending)
-				break;
+			MemoryContextSwitchTo(loopcxt);
+			run_job(i, loopcxt);
+			MemoryContextSwitchTo(TopMemoryContext);
+			MemoryContextReset(loopcxt);
 		}
 
-		/* WaitLatch takes a long; an hour's nap is re-checked on waking. */
-		sleep_ms = schedule_sleep_ms(slots, apikit_njobs, monotonic_ms(),
-									 60 * 60 * 1000);
+		/* Timeout 0 when a job is due: still a pass through WaitLatch. */
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 (long) sleep_ms, wait_event);
+						 (long) schedule_sleep_ms(slots, apikit_njobs, monotonic_ms(),
+												  60 * 60 * 1000),
+						 wait_event);
 		ResetLatch(MyLatch);
 	}
 }

@@ -7,6 +7,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -17,7 +18,7 @@
 
 PG_FUNCTION_INFO_V1(apikit_worker_status);
 
-#define WORKER_STATUS_COLS 9
+#define WORKER_STATUS_COLS 10
 
 static Datum
 interval_from_us(int64 us)
@@ -28,12 +29,31 @@ interval_from_us(int64 us)
 	return IntervalPGetDatum(iv);
 }
 
+/*
+ * Messages are in the encoding of the worker's database, which need not be
+ * the caller's.  When they differ, bytes outside ASCII become '?': a status
+ * query must not fail, nor return text invalid in its own encoding.
+ */
+static Datum
+message_datum(char *msg, int encoding)
+{
+	if (encoding != GetDatabaseEncoding() && encoding != PG_SQL_ASCII)
+	{
+		for (char *p = msg; *p; p++)
+			if (IS_HIGHBIT_SET(*p))
+				*p = '?';
+	}
+	return CStringGetTextDatum(msg);
+}
+
 Datum
 apikit_worker_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ApikitJobStatus jobs[APIKIT_MAX_JOBS];
+	char		worker_error[APIKIT_JOB_ERROR_LEN];
 	int			njobs;
+	int			encoding;
 	pid_t		pid;
 
 	apikit_shmem_require("apikit.worker_status()");
@@ -43,6 +63,8 @@ apikit_worker_status(PG_FUNCTION_ARGS)
 	SpinLockAcquire(&apikit_scheduler_shared->mutex);
 	njobs = apikit_scheduler_shared->njobs;
 	pid = apikit_scheduler_shared->pid;
+	encoding = apikit_scheduler_shared->encoding;
+	memcpy(worker_error, apikit_scheduler_shared->worker_error, APIKIT_JOB_ERROR_LEN);
 	memcpy(jobs, apikit_scheduler_shared->jobs, sizeof(ApikitJobStatus) * njobs);
 	SpinLockRelease(&apikit_scheduler_shared->mutex);
 
@@ -60,10 +82,19 @@ apikit_worker_status(PG_FUNCTION_ARGS)
 		values[c++] = Int64GetDatum(st->failures);
 		nulls[c] = st->last_start == 0;
 		values[c++] = TimestampTzGetDatum(st->last_start);
-		nulls[c] = st->last_start == 0 || st->runs == 0;
+		nulls[c] = st->last_start == 0;
 		values[c++] = interval_from_us(st->last_duration_us);
-		nulls[c] = st->last_error[0] == '\0';
-		values[c++] = CStringGetTextDatum(st->last_error);
+
+		/* The job's own error, else why the worker is not running. */
+		if (st->last_error[0] != '\0')
+			values[c++] = message_datum(st->last_error, encoding);
+		else if (pid == 0 && worker_error[0] != '\0')
+			values[c++] = message_datum(worker_error, PG_SQL_ASCII);
+		else
+			nulls[c++] = true;
+
+		nulls[c] = st->running_since == 0 || pid == 0;
+		values[c++] = TimestampTzGetDatum(st->running_since);
 		nulls[c] = st->next_start == 0 || pid == 0;
 		values[c++] = TimestampTzGetDatum(st->next_start);
 		nulls[c] = pid == 0;
