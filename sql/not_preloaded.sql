@@ -2,6 +2,10 @@
 -- Without shared_preload_libraries: CREATE EXTENSION works, and what needs
 -- shared memory fails with SQLSTATE 55000 and a hint.
 --
+-- (make installcheck runs this after the extension test, in one database.)
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS apikit;
+RESET client_min_messages;
 CREATE EXTENSION apikit;
 
 SELECT * FROM apikit.worker_status();
