@@ -19,6 +19,10 @@ OBJS = \
 	src/apikit.o \
 	src/guc.o \
 	src/shmem.o \
+	src/ratelimit/gcra.o \
+	src/ratelimit/ratelimit_policy.o \
+	src/ratelimit/ratelimit_shmem.o \
+	src/ratelimit/ratelimit_sql.o \
 	src/worker/heartbeat.o \
 	src/worker/jobs.o \
 	src/worker/schedule.o \
@@ -28,7 +32,8 @@ OBJS = \
 # The install script is the per-component SQL, in this order.
 SQL_PARTS = \
 	src/sql/apikit.sql \
-	src/sql/worker.sql
+	src/sql/worker.sql \
+	src/sql/ratelimit.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard $(EXTENSION)--*--*.sql)
@@ -82,12 +87,16 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 
 # Plain C unit tests of the pure halves: no server headers, no server.
 UNIT_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Itest/unit
-UNIT_TESTS = test/unit/bin/test_schedule
+UNIT_TESTS = test/unit/bin/test_schedule test/unit/bin/test_gcra
 UNIT_SELFTEST = test/unit/bin/test_selftest_fails
 
 test/unit/bin/test_schedule: test/unit/test_schedule.c src/worker/schedule.c test/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_schedule.c src/worker/schedule.c
+
+test/unit/bin/test_gcra: test/unit/test_gcra.c src/ratelimit/gcra.c include/gcra.h test/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_gcra.c src/ratelimit/gcra.c
 
 # A unit test that must fail: proves a failing test fails the run.
 test/unit/bin/test_selftest_fails: test/unit/test_selftest.c test/unit/unit.h

@@ -8,5 +8,7 @@
 
 extern char *apikit_database;
 extern int	apikit_heartbeat_interval;
+extern int	apikit_ratelimit_max_keys;
+extern bool apikit_ratelimit_enabled;
 
 #endif							/* APIKIT_GUC_H */

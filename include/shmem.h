@@ -16,6 +16,7 @@ typedef struct ApikitShmemComponent
 	const char *name;			/* ShmemInitStruct key */
 	Size		(*size) (void);
 	void		(*startup) (void *ptr, bool found);
+	void		(*request) (void);	/* optional: LWLock tranches and the like */
 } ApikitShmemComponent;
 
 #endif							/* APIKIT_SHMEM_H */

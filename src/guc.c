@@ -38,11 +38,35 @@ char	   *apikit_database = NULL;
  */
 int			apikit_heartbeat_interval = 10;
 
+/*
+ * apikit.ratelimit_max_keys: how many (policy, key) states the shared table
+ * holds.  Each costs about 240 bytes of shared memory (README); when the
+ * table is full, states whose limit has fully recovered are reclaimed first.
+ */
+int			apikit_ratelimit_max_keys = 100000;
+
+/*
+ * apikit.ratelimit_enabled: off makes every check allow and count as
+ * bypassed, for an emergency; only superusers may change it, so a client
+ * cannot switch its own limit off.
+ */
+bool		apikit_ratelimit_enabled = true;
+
 void
 apikit_guc_init(void)
 {
 	if (apikit_preloading)
 	{
+		DefineCustomIntVariable("apikit.ratelimit_max_keys",
+								"Number of rate-limit states kept in shared memory.",
+								NULL,
+								&apikit_ratelimit_max_keys,
+								100000,
+								100, INT_MAX / 1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
 		DefineCustomStringVariable("apikit.database",
 								   "Database the apikit background workers connect to.",
 								   NULL,
@@ -62,6 +86,15 @@ apikit_guc_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("apikit.ratelimit_enabled",
+							 "Enforces rate limits; when off, every check allows and counts as bypassed.",
+							 NULL,
+							 &apikit_ratelimit_enabled,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("apikit");
 }

@@ -15,11 +15,14 @@
 #include "storage/shmem.h"
 
 #include "apikit.h"
+#include "ratelimit.h"
 #include "scheduler.h"
 #include "shmem.h"
 
 static const ApikitShmemComponent components[] = {
-	{"apikit scheduler", apikit_scheduler_shmem_size, apikit_scheduler_shmem_startup},
+	{"apikit scheduler", apikit_scheduler_shmem_size, apikit_scheduler_shmem_startup, NULL},
+	{"apikit ratelimit", apikit_ratelimit_shmem_size, apikit_ratelimit_shmem_startup,
+	apikit_ratelimit_shmem_request},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -37,7 +40,11 @@ apikit_shmem_request(void)
 		prev_shmem_request_hook();
 
 	for (size_t i = 0; i < lengthof(components); i++)
+	{
 		total = add_size(total, MAXALIGN(components[i].size()));
+		if (components[i].request)
+			components[i].request();
+	}
 	RequestAddinShmemSpace(total);
 }
 

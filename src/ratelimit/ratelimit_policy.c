@@ -1,0 +1,173 @@
+/*
+ * ratelimit_policy.c
+ *		Each backend's cache of apikit.rate_limit_policies.
+ *
+ * A check must not read a table: the cache is loaded with one query on
+ * first use and kept until the policies change.  A statement trigger on the
+ * table sends a relcache invalidation for it, which PostgreSQL delivers to
+ * every backend when the change commits (and to this backend at once), and
+ * also replays on hot standbys; the callback below marks the cache stale,
+ * and the next check reloads it.  So a DBA's UPDATE applies everywhere at
+ * commit, without reconnecting.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "apikit.h"
+#include "ratelimit.h"
+
+PG_FUNCTION_INFO_V1(apikit_rate_limit_policies_changed);
+
+static HTAB *policy_cache = NULL;
+static bool policy_cache_valid = false;
+static uint64 policy_cache_generation = 0;	/* bumped by every invalidation */
+static bool callback_registered = false;
+static Oid	policies_relid = InvalidOid;
+
+static void
+policy_cache_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (relid == InvalidOid || relid == policies_relid)
+	{
+		policy_cache_valid = false;
+		policy_cache_generation++;
+	}
+}
+
+static void
+policy_cache_load(void)
+{
+	HASHCTL		info;
+	HTAB	   *fresh;
+	Oid			nsp;
+	uint64		generation = policy_cache_generation;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(policy_cache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+
+	nsp = get_namespace_oid("apikit", false);
+	policies_relid = get_relname_relid("rate_limit_policies", nsp);
+	if (!OidIsValid(policies_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table apikit.rate_limit_policies does not exist"),
+				 errhint("Run CREATE EXTENSION apikit in this database.")));
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = NAMEDATALEN;
+	info.entrysize = sizeof(RateLimitPolicy);
+	info.hcxt = CacheMemoryContext;
+	fresh = hash_create("apikit rate-limit policies", 64, &info,
+						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT name, rate, burst, "
+					"(extract(epoch FROM period) * 1000000000)::int8, "
+					"ceil(extract(epoch FROM period))::int8 "
+					"FROM apikit.rate_limit_policies", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read apikit.rate_limit_policies");
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+		int32		rate = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		int32		burst = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		int64		period_ns = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		int64		period_s = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		RateLimitPolicy *policy;
+		bool		found;
+
+		if (strlen(name) >= NAMEDATALEN)
+			continue;			/* the table's constraint forbids it */
+		policy = hash_search(fresh, name, HASH_ENTER, &found);
+		policy->rate = rate;
+		policy->burst = burst;
+		policy->period_s = period_s;
+		policy->stats_slot = -1;	/* assigned on first check */
+		if (!gcra_policy_init(&policy->gcra, period_ns, rate, burst))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rate-limit policy \"%s\" cannot be used", name),
+					 errdetail("%d per %lld ns with a burst of %d overflows or rounds to nothing.",
+							   rate, (long long) period_ns, burst),
+					 errhint("Correct the policy in apikit.rate_limit_policies.")));
+	}
+	SPI_finish();
+
+	if (policy_cache)
+		hash_destroy(policy_cache);
+	policy_cache = fresh;
+	/* Valid only if no invalidation arrived while loading (nor an error). */
+	policy_cache_valid = generation == policy_cache_generation;
+}
+
+/*
+ * The cached policy of that name; NULL (missing_ok) or an error when there
+ * is none.  The pointer is valid until the next call.
+ */
+RateLimitPolicy *
+apikit_ratelimit_policy(const char *name, bool missing_ok)
+{
+	RateLimitPolicy *policy = NULL;
+
+	if (!policy_cache_valid || policy_cache == NULL)
+		policy_cache_load();
+	if (strlen(name) < NAMEDATALEN)
+		policy = hash_search(policy_cache, name, HASH_FIND, NULL);
+	if (policy == NULL)
+	{
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("rate-limit policy \"%s\" does not exist", name),
+				 errhint("Policies are rows of apikit.rate_limit_policies.")));
+	}
+	if (policy->stats_slot < 0)
+		policy->stats_slot = apikit_ratelimit_stats_slot(policy->name);
+	return policy;
+}
+
+void
+apikit_ratelimit_policy_names(List **names)
+{
+	HASH_SEQ_STATUS status;
+	RateLimitPolicy *policy;
+
+	if (!policy_cache_valid || policy_cache == NULL)
+		policy_cache_load();
+	hash_seq_init(&status, policy_cache);
+	while ((policy = hash_seq_search(&status)) != NULL)
+		*names = lappend(*names, pstrdup(policy->name));
+}
+
+/* Statement trigger on apikit.rate_limit_policies: tell every backend. */
+Datum
+apikit_rate_limit_policies_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("apikit_rate_limit_policies_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,284 @@
+/*
+ * ratelimit_sql.c
+ *		The SQL functions of rate limiting: checks, reset, headers, and the
+ *		rows behind apikit.rate_limit_state and apikit.rate_limit_stats.
+ *
+ * The check functions are not STRICT: a null key or policy is a mistake in
+ * the caller's code and gets an error, not a silent null.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "apikit.h"
+#include "compat.h"
+#include "guc.h"
+#include "ratelimit.h"
+
+PG_FUNCTION_INFO_V1(apikit_rate_limit);
+PG_FUNCTION_INFO_V1(apikit_rate_limit_check);
+PG_FUNCTION_INFO_V1(apikit_rate_limit_reset);
+PG_FUNCTION_INFO_V1(apikit_rate_limit_headers);
+PG_FUNCTION_INFO_V1(apikit_rate_limit_state);
+PG_FUNCTION_INFO_V1(apikit_rate_limit_stats);
+
+/* Nanoseconds to an interval, rounded up: waiting that long is enough. */
+static Datum
+interval_from_ns(int64 ns)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = (ns + 999) / 1000;
+	return IntervalPGetDatum(iv);
+}
+
+static int64
+ceil_seconds(int64 ns)
+{
+	return ns <= 0 ? 0 : (ns + 999999999) / 1000000000;
+}
+
+static text *
+key_arg(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *key;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rate-limit key must not be null")));
+	key = PG_GETARG_TEXT_PP(argno);
+	if (VARSIZE_ANY_EXHDR(key) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit key must not be empty"),
+				 errhint("Key by something that identifies the client: a user id, an address, an API key.")));
+	return key;
+}
+
+static RateLimitPolicy *
+policy_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rate-limit policy must not be null")));
+	return apikit_ratelimit_policy(text_to_cstring(PG_GETARG_TEXT_PP(argno)), false);
+}
+
+/* The shared path of every check: arguments, the enabled switch, counters. */
+static void
+check(FunctionCallInfo fcinfo, int32 cost, RateLimitPolicy **policy_out,
+	  RateLimitAnswer *answer)
+{
+	text	   *key;
+	RateLimitPolicy *policy;
+
+	apikit_shmem_require("Rate limiting");
+	key = key_arg(fcinfo, 0);
+	policy = policy_arg(fcinfo, 1);
+	if (cost < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit cost must not be negative"),
+				 errhint("Use cost 0 to look at the state without consuming.")));
+
+	if (apikit_ratelimit_enabled || cost == 0)
+		apikit_ratelimit_consume(policy, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+								 cost, answer);
+	else
+	{
+		/* Switched off: look only, and let it through. */
+		apikit_ratelimit_consume(policy, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+								 0, answer);
+		answer->allowed = true;
+		answer->bypassed = true;
+		answer->retry_after_ns = -1;
+	}
+	if (cost > 0)
+		apikit_ratelimit_count(policy->stats_slot, answer->allowed, answer->bypassed);
+	*policy_out = policy;
+}
+
+static int32
+cost_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rate-limit cost must not be null")));
+	return PG_GETARG_INT32(2);
+}
+
+Datum
+apikit_rate_limit(PG_FUNCTION_ARGS)
+{
+	RateLimitPolicy *policy;
+	RateLimitAnswer answer;
+
+	check(fcinfo, cost_arg(fcinfo), &policy, &answer);
+	PG_RETURN_BOOL(answer.allowed);
+}
+
+Datum
+apikit_rate_limit_check(PG_FUNCTION_ARGS)
+{
+	RateLimitPolicy *policy;
+	RateLimitAnswer answer;
+	TupleDesc	desc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	check(fcinfo, cost_arg(fcinfo), &policy, &answer);
+
+	values[0] = BoolGetDatum(answer.allowed);
+	values[1] = Int32GetDatum(answer.limit);
+	values[2] = Int32GetDatum(answer.remaining);
+	/* Null when allowed, and when the request can never succeed. */
+	nulls[3] = answer.allowed || answer.retry_after_ns < 0;
+	values[3] = interval_from_ns(answer.retry_after_ns);
+	values[4] = interval_from_ns(answer.reset_after_ns);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+Datum
+apikit_rate_limit_reset(PG_FUNCTION_ARGS)
+{
+	text	   *key;
+	int			removed = 0;
+
+	apikit_shmem_require("Rate limiting");
+	key = key_arg(fcinfo, 0);
+	if (!PG_ARGISNULL(1))
+	{
+		/* An unknown policy is an error here too: likely a typo. */
+		RateLimitPolicy *policy = policy_arg(fcinfo, 1);
+
+		removed = apikit_ratelimit_reset_key(policy->name, VARDATA_ANY(key),
+											 VARSIZE_ANY_EXHDR(key));
+	}
+	else
+	{
+		List	   *names = NIL;
+		ListCell   *lc;
+
+		apikit_ratelimit_policy_names(&names);
+		foreach(lc, names)
+			removed += apikit_ratelimit_reset_key(lfirst(lc), VARDATA_ANY(key),
+												  VARSIZE_ANY_EXHDR(key));
+	}
+	PG_RETURN_INT32(removed);
+}
+
+/*
+ * The header values of the IETF httpapi RateLimit draft (-10 syntax) for a
+ * policy and an answer; used here and by apikit.pre_request().
+ */
+static void
+append_headers(StringInfo buf, const RateLimitPolicy *policy,
+			   const RateLimitAnswer *answer)
+{
+	appendStringInfo(buf, "\"RateLimit-Policy\": \"\\\"%s\\\";q=%d;w=%lld",
+					 policy->name, policy->rate, (long long) policy->period_s);
+	if (policy->burst > 0)
+		appendStringInfo(buf, ";apikit-burst=%d", policy->burst);
+	appendStringInfo(buf, "\", \"RateLimit\": \"\\\"%s\\\";r=%d;t=%lld\"",
+					 policy->name, answer->remaining,
+					 (long long) ceil_seconds(answer->refill_ns));
+}
+
+Datum
+apikit_rate_limit_headers(PG_FUNCTION_ARGS)
+{
+	RateLimitPolicy *policy;
+	RateLimitAnswer answer;
+	StringInfoData buf;
+
+	check(fcinfo, 0, &policy, &answer);
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	append_headers(&buf, policy, &answer);
+	/* Out of quota: say when a request will pass again. */
+	if (answer.remaining == 0)
+		appendStringInfo(&buf, ", \"Retry-After\": \"%lld\"",
+						 (long long) Max(ceil_seconds(answer.refill_ns), 1));
+	appendStringInfoChar(&buf, '}');
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * Keys are personal data (user ids, addresses): superusers and members of
+ * pg_read_all_stats see them, everyone else sees no rows.
+ */
+Datum
+apikit_rate_limit_state(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RateLimitStateRow *rows;
+	int			n;
+	int64		now;
+
+	apikit_shmem_require("apikit.rate_limit_state");
+	InitMaterializedSRF(fcinfo, 0);
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
+		return (Datum) 0;
+
+	n = apikit_ratelimit_snapshot(&rows);
+	now = apikit_ratelimit_now_ns();
+	for (int i = 0; i < n; i++)
+	{
+		RateLimitPolicy *policy = apikit_ratelimit_policy(rows[i].policy, true);
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		int64		ahead = rows[i].tat > now ? rows[i].tat - now : 0;
+
+		values[0] = CStringGetTextDatum(rows[i].policy);
+		values[1] = CStringGetTextDatum(rows[i].key);
+		if (policy != NULL)
+		{
+			int64		room = policy->gcra.tau_ns - ahead;
+
+			values[2] = Int32GetDatum(room <= 0 ? 0 : (int32) (room / policy->gcra.emission_ns));
+		}
+		else
+			nulls[2] = true;	/* the policy was deleted since */
+		values[3] = interval_from_ns(ahead);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+apikit_rate_limit_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RateLimitStatsRow rows[RL_MAX_POLICY_STATS];
+	int			n;
+
+	apikit_shmem_require("apikit.rate_limit_stats");
+	InitMaterializedSRF(fcinfo, 0);
+	n = apikit_ratelimit_stats_rows(rows);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(rows[i].policy);
+		values[1] = Int64GetDatum((int64) rows[i].allowed);
+		values[2] = Int64GetDatum((int64) rows[i].denied);
+		values[3] = Int64GetDatum((int64) rows[i].bypassed);
+		values[4] = Int64GetDatum((int64) rows[i].evicted);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

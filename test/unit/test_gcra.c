@@ -1,0 +1,175 @@
+/*
+ * test_gcra.c
+ *		Unit tests for GCRA (src/ratelimit/gcra.c) with an injected clock.
+ *
+ * The first table is redis-cell's worked example (burst 4, 1 per second:
+ * five immediate requests pass with remaining 4..0, the sixth waits 1 s),
+ * continued through peeks, weighted and oversize requests and recovery.
+ */
+#include "gcra.h"
+#include "unit.h"
+
+#define SEC INT64_C(1000000000)
+#define MS	INT64_C(1000000)
+
+typedef struct Step
+{
+	int64_t		at;				/* ns since the test began */
+	int32_t		cost;
+	bool		allowed;
+	int32_t		remaining;
+	int64_t		retry_after;
+	int64_t		reset_after;
+} Step;
+
+static void
+run_steps(const GcraPolicy *p, const Step *steps, int n)
+{
+	int64_t		tat = 0;
+	int64_t		origin = 1000 * SEC;	/* any monotonic origin */
+
+	for (int i = 0; i < n; i++)
+	{
+		GcraResult r;
+
+		gcra_apply(p, tat, origin + steps[i].at, steps[i].cost, &r);
+		CHECK_EQ(r.allowed, steps[i].allowed);
+		CHECK_EQ(r.limit, p->limit);
+		CHECK_EQ(r.remaining, steps[i].remaining);
+		CHECK_EQ(r.retry_after_ns, steps[i].retry_after);
+		CHECK_EQ(r.reset_after_ns, steps[i].reset_after);
+		if (r.store)
+			tat = r.new_tat;
+		if (!r.allowed || steps[i].cost == 0)
+			CHECK(!r.store);
+	}
+}
+
+static void
+test_redis_cell_table(void)
+{
+	GcraPolicy	p;
+	static const Step steps[] = {
+		/* at, cost, allowed, remaining, retry_after, reset_after */
+		{0, 1, true, 4, -1, 1 * SEC},
+		{0, 1, true, 3, -1, 2 * SEC},
+		{0, 1, true, 2, -1, 3 * SEC},
+		{0, 1, true, 1, -1, 4 * SEC},
+		{0, 1, true, 0, -1, 5 * SEC},
+		{0, 1, false, 0, 1 * SEC, 5 * SEC},	/* the sixth waits 1 s */
+		{0, 0, true, 0, -1, 5 * SEC},	/* a peek passes, changes nothing */
+		{500 * MS, 1, false, 0, 500 * MS, 4500 * MS},
+		{1 * SEC, 1, true, 0, -1, 5 * SEC}, /* one per second after the burst */
+		{3 * SEC, 2, true, 0, -1, 5 * SEC}, /* two seconds bought two */
+		{3 * SEC, 6, false, 0, -1, 5 * SEC},	/* over the limit: never */
+		{10 * SEC, 0, true, 5, -1, 0},	/* fully recovered */
+		{10 * SEC, 5, true, 0, -1, 5 * SEC},	/* the whole limit at once */
+		{11 * SEC, 3, false, 1, 2 * SEC, 4 * SEC},	/* weighted: waits for 3 */
+	};
+
+	CHECK(gcra_policy_init(&p, 1 * SEC, 1, 4));
+	CHECK_EQ(p.limit, 5);
+	CHECK_EQ(p.emission_ns, SEC);
+	CHECK_EQ(p.tau_ns, 5 * SEC);
+	run_steps(&p, steps, sizeof(steps) / sizeof(steps[0]));
+}
+
+static void
+test_no_burst(void)
+{
+	GcraPolicy	p;
+	static const Step steps[] = {
+		{0, 1, true, 0, -1, 100 * MS},
+		{50 * MS, 1, false, 0, 50 * MS, 50 * MS},
+		{100 * MS, 1, true, 0, -1, 100 * MS},
+		{100 * MS, 2, false, 0, -1, 100 * MS},	/* limit 1: 2 never fits */
+	};
+
+	/* 10 per second, burst 0: one every 100 ms. */
+	CHECK(gcra_policy_init(&p, SEC, 10, 0));
+	CHECK_EQ(p.limit, 1);
+	run_steps(&p, steps, sizeof(steps) / sizeof(steps[0]));
+}
+
+static void
+test_stale_state_is_full_capacity(void)
+{
+	GcraPolicy	p;
+	GcraResult	r1,
+				r2;
+
+	/* A TAT in the past answers exactly like no state at all. */
+	CHECK(gcra_policy_init(&p, 60 * SEC, 100, 9));
+	gcra_apply(&p, 0, 5000 * SEC, 1, &r1);
+	gcra_apply(&p, 4000 * SEC, 5000 * SEC, 1, &r2);
+	CHECK_EQ(r1.allowed, r2.allowed);
+	CHECK_EQ(r1.remaining, r2.remaining);
+	CHECK_EQ(r1.reset_after_ns, r2.reset_after_ns);
+	CHECK_EQ(r1.new_tat, r2.new_tat);
+}
+
+static void
+test_exact_count_without_refill(void)
+{
+	GcraPolicy	p;
+	int64_t		tat = 0;
+	int			allowed = 0;
+
+	/* 100 per day, burst 99: exactly 100 of 1000 immediate requests pass. */
+	CHECK(gcra_policy_init(&p, 86400 * SEC, 100, 99));
+	for (int i = 0; i < 1000; i++)
+	{
+		GcraResult	r;
+
+		gcra_apply(&p, tat, 7 * SEC, 1, &r);
+		if (r.allowed)
+		{
+			allowed++;
+			tat = r.new_tat;
+		}
+	}
+	CHECK_EQ(allowed, 100);
+}
+
+static void
+test_refill_for_headers(void)
+{
+	GcraPolicy	p;
+
+	CHECK(gcra_policy_init(&p, SEC, 1, 4));
+	/* Full: nothing to wait for. */
+	CHECK_EQ(gcra_refill_ns(&p, 0, 10 * SEC), 0);
+	/* One used 300 ms ago: the next unit comes back in 700 ms. */
+	CHECK_EQ(gcra_refill_ns(&p, 10 * SEC + 700 * MS, 10 * SEC), 700 * MS);
+	/* Empty (tat = now + tau): the next unit in T. */
+	CHECK_EQ(gcra_refill_ns(&p, 15 * SEC, 10 * SEC), SEC);
+}
+
+static void
+test_policy_validation(void)
+{
+	GcraPolicy	p;
+
+	CHECK(!gcra_policy_init(&p, 0, 1, 0));
+	CHECK(!gcra_policy_init(&p, SEC, 0, 0));
+	CHECK(!gcra_policy_init(&p, SEC, -5, 0));
+	CHECK(!gcra_policy_init(&p, SEC, 1, -1));
+	CHECK(!gcra_policy_init(&p, 10, 100, 0));	/* T would be 0 ns */
+	/* tau over a year: one per day with a burst of a thousand. */
+	CHECK(!gcra_policy_init(&p, 86400 * SEC, 1, 1000));
+	CHECK(!gcra_policy_init(&p, SEC, 1, INT32_MAX));
+	CHECK(gcra_policy_init(&p, 86400 * SEC, 1, 300));
+	CHECK(gcra_policy_init(&p, 1, 1, 0));	/* 1 per ns: absurd but exact */
+}
+
+int
+main(void)
+{
+	RUN(test_redis_cell_table);
+	RUN(test_no_burst);
+	RUN(test_stale_state_is_full_capacity);
+	RUN(test_exact_count_without_refill);
+	RUN(test_refill_for_headers);
+	RUN(test_policy_validation);
+	UNIT_DONE("gcra");
+}
