@@ -54,10 +54,10 @@ endif
 REGRESS = extension not_preloaded
 ifneq ($(filter installcheck,$(MAKECMDGOALS)),)
 ifeq ($(shell psql -XAtqc "SELECT 1 WHERE current_setting('shared_preload_libraries') ~ '(^|[ ,])apikit($$|[ ,])'" postgres 2>/dev/null),1)
-REGRESS = extension settings worker_status
+REGRESS = extension settings worker_status ratelimit
 endif
 endif
-ISOLATION = extension_install
+ISOLATION = extension_install ratelimit_concurrency
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config

@@ -25,6 +25,7 @@ typedef struct RateLimitPolicy
 	int32		burst;
 	int64		period_s;		/* whole seconds, rounded up, for headers */
 	int			stats_slot;
+	uint64		name_hash;		/* mixed into the key hashes */
 } RateLimitPolicy;
 
 /* What a check answers; times in nanoseconds, -1 for "none". */
@@ -67,11 +68,13 @@ extern int	apikit_ratelimit_reset_key(const char *policy, const char *key, int k
 extern int	apikit_ratelimit_stats_slot(const char *policy);
 extern void apikit_ratelimit_count(int slot, bool allowed, bool bypassed);
 extern int64 apikit_ratelimit_now_ns(void);
+extern uint64 apikit_ratelimit_name_hash(const char *policy);
 extern int	apikit_ratelimit_snapshot(RateLimitStateRow **rows);
 extern int	apikit_ratelimit_stats_rows(RateLimitStatsRow *rows);
 
 /* ratelimit_policy.c */
 extern RateLimitPolicy *apikit_ratelimit_policy(const char *name, bool missing_ok);
+extern RateLimitPolicy *apikit_ratelimit_policy_text(text *name);
 extern void apikit_ratelimit_policy_names(List **names);
 
 #endif							/* APIKIT_RATELIMIT_H */

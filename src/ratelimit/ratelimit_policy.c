@@ -101,6 +101,7 @@ policy_cache_load(void)
 		policy->burst = burst;
 		policy->period_s = period_s;
 		policy->stats_slot = -1;	/* assigned on first check */
+		policy->name_hash = apikit_ratelimit_name_hash(policy->name);
 		if (!gcra_policy_init(&policy->gcra, period_ns, rate, burst))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -143,6 +144,28 @@ apikit_ratelimit_policy(const char *name, bool missing_ok)
 	if (policy->stats_slot < 0)
 		policy->stats_slot = apikit_ratelimit_stats_slot(policy->name);
 	return policy;
+}
+
+/*
+ * The same for a text argument.  A statement usually checks one policy many
+ * times, so the last one found is remembered (until the cache reloads) and
+ * recognised by comparing bytes, without a copy or a hash lookup.
+ */
+RateLimitPolicy *
+apikit_ratelimit_policy_text(text *name)
+{
+	static RateLimitPolicy *last = NULL;
+	static uint64 last_generation = 0;
+	int			len = VARSIZE_ANY_EXHDR(name);
+
+	if (last != NULL && policy_cache_valid && last_generation == policy_cache_generation &&
+		len < NAMEDATALEN && last->name[len] == '\0' &&
+		memcmp(last->name, VARDATA_ANY(name), len) == 0)
+		return last;
+
+	last = apikit_ratelimit_policy(text_to_cstring(name), false);
+	last_generation = policy_cache_generation;
+	return last;
 }
 
 void

@@ -95,6 +95,16 @@ typedef struct RateLimitShared
 static RateLimitShared *rl = NULL;
 static HTAB *rl_htab = NULL;
 
+/*
+ * The key is already two good hashes: dynahash takes its bucket hash from
+ * the first instead of hashing the 16 bytes again.
+ */
+static uint32
+rl_key_hash(const void *key, Size keysize pg_attribute_unused())
+{
+	return (uint32) ((const RateLimitHashKey *) key)->h1;
+}
+
 #define SLOT_LOCK() (&rl->locks[RL_PARTITIONS].lock)
 
 int64
@@ -148,11 +158,12 @@ apikit_ratelimit_shmem_startup(void *ptr, bool found)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(RateLimitHashKey);
 	info.entrysize = sizeof(RateLimitEntry);
+	info.hash = rl_key_hash;
 	info.num_partitions = RL_PARTITIONS;
 	rl_htab = ShmemInitHash("apikit ratelimit table",
 							apikit_ratelimit_max_keys, apikit_ratelimit_max_keys,
 							&info,
-							HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
+							HASH_ELEM | HASH_FUNCTION | HASH_PARTITION | HASH_FIXED_SIZE);
 
 	/* Only the postmaster reads and writes the file, as pgss does. */
 	if (!IsUnderPostmaster)
@@ -163,12 +174,15 @@ apikit_ratelimit_shmem_startup(void *ptr, bool found)
 	}
 }
 
-static void
-rl_hash(const char *policy, const char *key, int keylen, RateLimitHashKey *hk)
+uint64
+apikit_ratelimit_name_hash(const char *policy)
 {
-	uint64		p = hash_bytes_extended((const unsigned char *) policy,
-										strlen(policy), 0);
+	return hash_bytes_extended((const unsigned char *) policy, strlen(policy), 0);
+}
 
+static void
+rl_hash(uint64 p, const char *key, int keylen, RateLimitHashKey *hk)
+{
 	hk->h1 = hash_bytes_extended((const unsigned char *) key, keylen, rl->seed1 ^ p);
 	hk->h2 = hash_bytes_extended((const unsigned char *) key, keylen,
 								 rl->seed2 ^ (p * UINT64CONST(0x9E3779B97F4A7C15)));
@@ -248,7 +262,7 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 	int64		now;
 	int64		tat;
 
-	rl_hash(policy->name, key, keylen, &hk);
+	rl_hash(policy->name_hash, key, keylen, &hk);
 	hashcode = get_hash_value(rl_htab, &hk);
 	lock = &rl->locks[hashcode % RL_PARTITIONS].lock;
 
@@ -319,7 +333,7 @@ apikit_ratelimit_reset_key(const char *policy, const char *key, int keylen)
 	LWLock	   *lock;
 	bool		found;
 
-	rl_hash(policy, key, keylen, &hk);
+	rl_hash(apikit_ratelimit_name_hash(policy), key, keylen, &hk);
 	hashcode = get_hash_value(rl_htab, &hk);
 	lock = &rl->locks[hashcode % RL_PARTITIONS].lock;
 	LWLockAcquire(lock, LW_EXCLUSIVE);

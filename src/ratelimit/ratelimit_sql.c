@@ -71,7 +71,7 @@ policy_arg(FunctionCallInfo fcinfo, int argno)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("rate-limit policy must not be null")));
-	return apikit_ratelimit_policy(text_to_cstring(PG_GETARG_TEXT_PP(argno)), false);
+	return apikit_ratelimit_policy_text(PG_GETARG_TEXT_PP(argno));
 }
 
 /* The shared path of every check: arguments, the enabled switch, counters. */

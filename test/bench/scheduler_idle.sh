@@ -9,29 +9,12 @@
 # Run as root, the server runs as the unprivileged test user (tools/common.sh).
 set -euo pipefail
 pg_config=${1:-pg_config}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-. "$top/tools/common.sh"
+. "$(dirname "$0")/lib.sh"
 windows=${BENCH_WINDOWS:-3}
 seconds=${BENCH_SECONDS:-60}
-bindir=$("$pg_config" --bindir)
-port=${BENCH_PORT:-54331}
 
-ensure_user
-dir=$(mktemp -d /tmp/apikit-bench.XXXXXX)
-[ "$(id -u)" = 0 ] && chown "$apikit_user": "$dir"
-cleanup() { as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
-trap cleanup EXIT
-
-as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust >/dev/null
-cat >>"$dir/data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'apikit'
-CONF
-as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
-psql() { "$bindir/psql" -X -At -h "$dir" -p "$port" -U postgres -d postgres "$@"; }
-psql -qc 'CREATE EXTENSION apikit'
+bench_server_start "$pg_config" "${BENCH_PORT:-54331}"
+psql() { bench_psql "$@"; }
 sleep 2
 
 procs="apikit scheduler|autovacuum launcher|logical replication launcher"
@@ -45,7 +28,6 @@ sample() {	# pid -> "switches cpu_ns"
 	ns=$(awk '{print $1}' "/proc/$1/schedstat")
 	echo "$sw $ns"
 }
-median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 declare -A wakes cpu
 for ((w = 1; w <= windows; w++)); do

@@ -1,0 +1,127 @@
+--
+-- Rate limiting: functions, views, errors and privileges.
+--
+-- Policies here are slow (one per hour or per day) so that nothing refills
+-- while the test runs; times are shown rounded to whole seconds.  Exact
+-- GCRA answers with an injected clock are in test/unit/test_gcra.c.
+--
+SET search_path = public;
+
+SELECT name, rate, period, burst FROM apikit.rate_limit_policies ORDER BY name;
+
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst, description)
+VALUES ('hourly', 1, '1 hour', 2, 'three at once, then one an hour');
+
+-- Three pass, then no more: the limit is burst + 1.
+SELECT apikit.rate_limit('alice', 'hourly') FROM generate_series(1, 5);
+
+-- The full answer; retry_after and reset_after rounded to seconds.
+SELECT allowed, "limit", remaining,
+       round(extract(epoch FROM retry_after)) AS retry_after_s,
+       round(extract(epoch FROM reset_after)) AS reset_after_s
+FROM apikit.rate_limit_check('alice', 'hourly');
+
+-- Other keys are independent; cost 0 only looks; a cost above the limit
+-- can never succeed (no retry time); weighted costs consume several units.
+SELECT allowed, remaining, retry_after IS NULL AS no_retry, reset_after
+FROM apikit.rate_limit_check('bob', 'hourly', 0);
+SELECT allowed, remaining, retry_after IS NULL AS never
+FROM apikit.rate_limit_check('bob', 'hourly', 4);
+SELECT allowed, remaining FROM apikit.rate_limit_check('bob', 'hourly', 2);
+SELECT allowed, remaining, round(extract(epoch FROM retry_after)) AS retry_after_s
+FROM apikit.rate_limit_check('bob', 'hourly', 2);
+
+-- Not transactional: a rolled-back check still counts, and checks work in
+-- READ ONLY transactions (PostgREST's GET requests).
+BEGIN;
+SELECT apikit.rate_limit('carol', 'hourly');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT apikit.rate_limit('carol', 'hourly');
+COMMIT;
+SELECT remaining FROM apikit.rate_limit_check('carol', 'hourly', 0);
+
+-- Headers for a custom pre-request function (IETF httpapi draft syntax).
+SELECT apikit.rate_limit_headers('carol', 'hourly');
+SELECT apikit.rate_limit_headers('alice', 'hourly');
+SELECT apikit.rate_limit_headers('nobody-yet', 'hourly');
+
+-- The default policy is used when none is named.
+SELECT allowed, "limit", remaining FROM apikit.rate_limit_check('dave');
+
+-- A policy change applies at once, also in this session.
+UPDATE apikit.rate_limit_policies SET burst = 9 WHERE name = 'hourly';
+SELECT allowed, "limit", remaining FROM apikit.rate_limit_check('erin', 'hourly');
+-- Existing states keep their arrival time under the new parameters.
+SELECT allowed, "limit", remaining FROM apikit.rate_limit_check('alice', 'hourly', 0);
+
+-- Reset: one policy, or every policy.
+SELECT apikit.rate_limit_reset('alice', 'hourly');
+SELECT apikit.rate_limit_reset('alice', 'hourly');
+SELECT apikit.rate_limit('frank', 'hourly'), apikit.rate_limit('frank');
+SELECT apikit.rate_limit_reset('frank');
+SELECT remaining FROM apikit.rate_limit_check('frank', 'hourly', 0);
+
+-- The views.
+SELECT policy, key, remaining,
+       CASE WHEN policy = 'default' THEN reset_after > '0'::interval
+       END AS recovering,
+       CASE WHEN policy <> 'default' THEN round(extract(epoch FROM reset_after))
+       END AS reset_after_s
+FROM apikit.rate_limit_state ORDER BY policy, key;
+SELECT policy, allowed, denied, bypassed, evicted
+FROM apikit.rate_limit_stats ORDER BY policy;
+
+-- apikit.ratelimit_enabled = off: everything passes, counted as bypassed.
+SET apikit.ratelimit_enabled = off;
+SELECT apikit.rate_limit('bob', 'hourly', 5);
+RESET apikit.ratelimit_enabled;
+SELECT apikit.rate_limit('bob', 'hourly', 5);
+SELECT policy, bypassed FROM apikit.rate_limit_stats WHERE policy = 'hourly';
+
+-- Bad input.
+SELECT apikit.rate_limit(NULL);
+SELECT apikit.rate_limit('');
+SELECT apikit.rate_limit('x', NULL);
+SELECT apikit.rate_limit('x', 'no_such_policy');
+SELECT apikit.rate_limit('x', 'hourly', -1);
+SELECT apikit.rate_limit('x', 'hourly', NULL);
+SELECT apikit.rate_limit_reset(NULL);
+SELECT apikit.rate_limit_reset('x', 'no_such_policy');
+SELECT apikit.rate_limit(repeat('k', 100000), 'hourly');	-- long keys are fine
+
+-- Absurd policies are rejected by the table.
+INSERT INTO apikit.rate_limit_policies VALUES ('zero', 0, '1 minute', 0);
+INSERT INTO apikit.rate_limit_policies VALUES ('neg', 1, '-1 minute', 0);
+INSERT INTO apikit.rate_limit_policies VALUES ('neg_burst', 1, '1 minute', -1);
+INSERT INTO apikit.rate_limit_policies VALUES ('too_long', 1, '2 years', 0);
+INSERT INTO apikit.rate_limit_policies VALUES ('huge_burst', 1, '1 day', 1000);
+INSERT INTO apikit.rate_limit_policies VALUES ('too_fast', 2000000000, '1 second', 0);
+INSERT INTO apikit.rate_limit_policies VALUES ('bad name', 1, '1 minute', 0);
+INSERT INTO apikit.rate_limit_policies VALUES ('', 1, '1 minute', 0);
+
+-- Inserting "default" replaces it (this is how a restore keeps changes).
+INSERT INTO apikit.rate_limit_policies VALUES ('default', 50, '1 minute', 5, 'changed');
+SELECT name, rate, burst, description FROM apikit.rate_limit_policies WHERE name = 'default';
+INSERT INTO apikit.rate_limit_policies VALUES ('default', 100, '1 minute', 20,
+	'Used when a check names no policy: 100 per minute, bursts of 21');
+
+-- Privileges: anyone may check; resetting is administrative; keys are
+-- personal data, shown only to pg_read_all_stats members.
+CREATE ROLE regress_rl_user;
+CREATE ROLE regress_rl_stats IN ROLE pg_read_all_stats;
+SET ROLE regress_rl_user;
+SELECT apikit.rate_limit('grace', 'hourly');
+SELECT count(*) AS keys_visible FROM apikit.rate_limit_state;
+SELECT count(*) > 0 AS stats_visible FROM apikit.rate_limit_stats;
+SELECT apikit.rate_limit_reset('grace');
+UPDATE apikit.rate_limit_policies SET rate = 1000 WHERE name = 'hourly';
+RESET ROLE;
+SET ROLE regress_rl_stats;
+SELECT count(*) > 0 AS keys_visible FROM apikit.rate_limit_state;
+RESET ROLE;
+DROP ROLE regress_rl_user;
+DROP ROLE regress_rl_stats;
+
+DELETE FROM apikit.rate_limit_policies WHERE name = 'hourly';
+SELECT apikit.rate_limit('alice', 'hourly');
