@@ -132,3 +132,137 @@ COMMENT ON VIEW apikit.rate_limit_stats IS
 	'Per policy: checks allowed, denied and bypassed, and live states evicted, since the server started';
 
 GRANT SELECT ON apikit.rate_limit_state, apikit.rate_limit_stats TO PUBLIC;
+
+-- Rules for apikit.pre_request(): which requests a policy applies to, and
+-- what identifies the client.  Every matching rule is checked (in priority
+-- order); the request is denied if any of them denies.  With no rules at
+-- all, the "default" policy applies, keyed by the JWT "sub" claim, else the
+-- first X-Forwarded-For address, else the role.
+CREATE TABLE apikit.rate_limit_rules (
+	name text PRIMARY KEY,
+	priority integer NOT NULL DEFAULT 100,
+	method text CHECK (method ~ '^[A-Z]+$'),		-- null: any method
+	path_pattern text,								-- LIKE pattern on request.path; null: any
+	role name,										-- null: any role
+	policy text NOT NULL
+		REFERENCES apikit.rate_limit_policies (name) ON UPDATE CASCADE,
+	key_source text NOT NULL DEFAULT 'claim:sub'
+		CHECK (key_source ~ '^(claim:[A-Za-z0-9_.-]+|header:[a-z0-9-]+|ip|role|const:[^[:space:]]+)$'),
+	description text
+);
+
+COMMENT ON TABLE apikit.rate_limit_rules IS
+	'Which requests apikit.pre_request() limits with which policy, keyed by a JWT claim, a header, the client address, the role or a constant';
+
+SELECT pg_catalog.pg_extension_config_dump('apikit.rate_limit_rules', '');
+
+-- The key a rule's source gives for this request, or null when the request
+-- does not carry it (no JWT, no such header).
+CREATE FUNCTION apikit.rate_limit_request_key(source text, claims jsonb, headers jsonb, who text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN source LIKE 'claim:%' THEN
+			source || ':' || nullif(claims ->> substr(source, 7), '')
+		WHEN source = 'ip' OR source = 'header:x-forwarded-for' THEN
+			'ip:' || nullif(btrim(split_part(headers ->> 'x-forwarded-for', ',', 1)), '')
+		WHEN source LIKE 'header:%' THEN
+			source || ':' || nullif(headers ->> substr(source, 8), '')
+		WHEN source = 'role' THEN 'role:' || who
+		WHEN source LIKE 'const:%' THEN source
+	END
+$$;
+
+CREATE FUNCTION apikit.pre_request()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+	headers jsonb := nullif(current_setting('request.headers', true), '')::jsonb;
+	req_method text := current_setting('request.method', true);
+	req_path text := current_setting('request.path', true);
+	-- PostgREST switches role with SET LOCAL ROLE; inside this SECURITY
+	-- DEFINER function current_user is the owner, the setting is the caller.
+	who text := coalesce(nullif(current_setting('role', true), 'none'), session_user::text);
+	fallback text;
+	rule record;
+	answer record;
+	h jsonb;
+	policies text[] := '{}';
+	limits text[] := '{}';
+	denied record;
+	denied_policy text;
+	checked boolean := false;
+	wait_s bigint;
+BEGIN
+	fallback := coalesce(apikit.rate_limit_request_key('claim:sub', claims, headers, who),
+						 apikit.rate_limit_request_key('ip', claims, headers, who),
+						 apikit.rate_limit_request_key('role', claims, headers, who));
+
+	FOR rule IN
+		SELECT r.policy,
+			   coalesce(apikit.rate_limit_request_key(r.key_source, claims, headers, who),
+						fallback) AS key
+		FROM apikit.rate_limit_rules r
+		WHERE (r.method IS NULL OR r.method = req_method)
+		  AND (r.path_pattern IS NULL OR req_path LIKE r.path_pattern)
+		  AND (r.role IS NULL OR r.role::text = who)
+		ORDER BY r.priority, r.name
+	LOOP
+		checked := true;
+		answer := apikit.rate_limit_check(rule.key, rule.policy);
+		h := apikit.rate_limit_headers(rule.key, rule.policy);
+		policies := policies || (h ->> 'RateLimit-Policy');
+		limits := limits || (h ->> 'RateLimit');
+		IF NOT answer.allowed AND denied IS NULL THEN
+			denied := answer;
+			denied_policy := rule.policy;
+		END IF;
+	END LOOP;
+
+	IF NOT checked THEN
+		answer := apikit.rate_limit_check(fallback, 'default');
+		h := apikit.rate_limit_headers(fallback, 'default');
+		policies := ARRAY[h ->> 'RateLimit-Policy'];
+		limits := ARRAY[h ->> 'RateLimit'];
+		IF NOT answer.allowed THEN
+			denied := answer;
+			denied_policy := 'default';
+		END IF;
+	END IF;
+
+	IF denied IS NOT NULL THEN
+		-- Whole seconds, rounded up, and at least one.
+		wait_s := greatest(1, ceil(extract(epoch FROM coalesce(denied.retry_after, denied.reset_after))));
+		RAISE SQLSTATE 'PGRST' USING
+			message = jsonb_build_object(
+				'code', 'AK429',
+				'message', 'Too many requests',
+				'details', format('The request exceeds rate-limit policy "%s".', denied_policy),
+				'hint', format('Retry in %s seconds.', wait_s))::text,
+			detail = jsonb_build_object(
+				'status', 429,
+				'headers', jsonb_build_object(
+					'Retry-After', wait_s::text,
+					'RateLimit-Policy', array_to_string(policies, ', '),
+					'RateLimit', array_to_string(limits, ', ')))::text;
+	END IF;
+
+	-- Append to what earlier code set: response.headers is one setting.
+	PERFORM set_config('response.headers',
+		(coalesce(nullif(current_setting('response.headers', true), '')::jsonb, '[]'::jsonb)
+		 || jsonb_build_array(
+				jsonb_build_object('RateLimit-Policy', array_to_string(policies, ', ')),
+				jsonb_build_object('RateLimit', array_to_string(limits, ', '))))::text,
+		true);
+END
+$$;
+
+COMMENT ON FUNCTION apikit.pre_request() IS
+	'PostgREST db-pre-request hook: applies apikit.rate_limit_rules, answers 429 with Retry-After and RateLimit headers, or adds RateLimit headers to the response';
+
+GRANT EXECUTE ON FUNCTION apikit.pre_request() TO PUBLIC;

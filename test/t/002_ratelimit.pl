@@ -1,0 +1,158 @@
+# Rate limiting with real servers: a PostgREST replay of pre_request(),
+# state kept across a clean restart and dropped by a crash, use on a hot
+# standby (each node counts its own), and pgbench stress runs whose
+# admissions are checked against the exact GCRA bound.
+use strict;
+use warnings;
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+use IPC::Run;
+
+my $node = PostgreSQL::Test::Cluster->new('primary');
+$node->init(allows_streaming => 1);
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'apikit'
+restart_after_crash = on
+max_connections = 20
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION apikit;
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
+VALUES ('daily', 1, '1 day', 2), ('stress', 1, '1 day', 99), ('flow', 50, '1 second', 9);
+CREATE ROLE web_anon NOLOGIN;
+GRANT USAGE ON SCHEMA apikit TO web_anon;
+INSERT INTO apikit.rate_limit_rules (name, method, path_pattern, policy, key_source)
+VALUES ('items', 'GET', '/items%', 'daily', 'ip');
+});
+
+sub remaining
+{
+	my ($n, $key, $policy) = @_;
+	return $n->safe_psql('postgres',
+		"SELECT remaining FROM apikit.rate_limit_check('$key', '$policy', 0)");
+}
+
+# --- PostgREST replay ------------------------------------------------------
+# What PostgREST sends for GET /items: a READ ONLY transaction, one SELECT
+# of set_config calls in its order, then the pre-request function.
+my $request = q{
+BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
+select set_config('search_path', 'public', true), set_config('role', 'web_anon', true),
+	set_config('request.jwt.claims', '{"role":"web_anon"}', true),
+	set_config('request.method', 'GET', true), set_config('request.path', '/items', true),
+	set_config('request.headers', '{"x-forwarded-for":"203.0.113.9, 10.0.0.1","accept":"*/*"}', true);
+select apikit.pre_request();
+select current_setting('response.headers', true);
+COMMIT;
+};
+
+for my $i (1 .. 3)
+{
+	my ($ret, $out, $err) = $node->psql('postgres', $request, extra_params => ['-v', 'VERBOSITY=verbose']);
+	is($ret, 0, "request $i of 3 is allowed");
+	my ($json) = $out =~ /^(\[.*\])$/m;
+	my $headers = eval { decode_json($json // '') } // [];
+	is_deeply([map { keys %$_ } @$headers], ['RateLimit-Policy', 'RateLimit'],
+		"request $i: response.headers is an array of single-key objects");
+	like($headers->[1]{RateLimit} // '', qr/^"daily";r=${\(3 - $i)};t=\d+$/,
+		"request $i: RateLimit counts down");
+}
+
+my ($ret, $out, $err) = $node->psql('postgres', $request, extra_params => ['-v', 'VERBOSITY=verbose']);
+isnt($ret, 0, 'the fourth request is denied');
+my ($sqlstate, $message) = $err =~ /ERROR:\s+(\w+): (\{.*\})$/m;
+my ($detail) = $err =~ /DETAIL:\s+(\{.*\})$/m;
+is($sqlstate, 'PGRST', 'with SQLSTATE PGRST');
+$message = eval { decode_json($message // '') } // {};
+$detail = eval { decode_json($detail // '') } // {};
+is($message->{code}, 'AK429', 'the message JSON has the code PostgREST requires');
+is($message->{message}, 'Too many requests', 'and the message');
+is($detail->{status}, 429, 'the detail JSON asks for status 429');
+like($detail->{headers}{'Retry-After'} // '', qr/^\d+$/, 'Retry-After is whole seconds');
+cmp_ok($detail->{headers}{'Retry-After'} // 0, '>=', 86000, 'rounded up from the next slot');
+is($detail->{headers}{'RateLimit-Policy'}, '"daily";q=1;w=86400;apikit-burst=2',
+	'RateLimit-Policy in the draft syntax');
+like($detail->{headers}{RateLimit} // '', qr/^"daily";r=0;t=\d+$/, 'RateLimit says none left');
+ok(!grep({ ref($detail->{headers}{$_}) } keys %{ $detail->{headers} }),
+	'every header value is a string');
+is(remaining($node, 'ip:203.0.113.9', 'daily'), '0', 'the key is the first X-Forwarded-For address');
+
+# --- a clean restart keeps the state; a crash does not ----------------------
+$node->safe_psql('postgres', q{SELECT apikit.rate_limit('kept', 'daily') FROM generate_series(1, 2)});
+is(remaining($node, 'kept', 'daily'), '1', 'two of three used');
+my $offset = -s $node->logfile;
+$node->restart;
+ok($node->log_contains(qr/apikit restored \d+ rate-limit states/, $offset),
+	'start-up reports the restored states');
+is(remaining($node, 'kept', 'daily'), '1', 'a clean restart keeps the state');
+is(remaining($node, 'ip:203.0.113.9', 'daily'), '0', 'of every key');
+
+# Crash: kill -9 a backend (PostgreSQL 15 and 18 differ in background_psql,
+# so a plain psql running pg_sleep is the victim).
+my $sleeper = IPC::Run::start(
+	[ 'psql', '-X', '-h', $node->host, '-p', $node->port, '-d', 'postgres',
+	  '-c', 'SELECT pg_sleep(120)' ],
+	'>', \my $sleep_out, '2>', \my $sleep_err);
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)'}),
+	'a backend to kill is running');
+my $victim = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)'});
+kill 'KILL', $victim;
+$sleeper->finish;
+ok($node->poll_query_until('postgres', 'SELECT true'), 'the server recovers from the crash');
+is(remaining($node, 'kept', 'daily'), '3', 'after a crash the table starts empty');
+
+# --- exactness under concurrency ------------------------------------------
+# No refill within a day: exactly burst + 1 = 100 of all attempts pass.
+my $script = $node->basedir . '/check.sql';
+PostgreSQL::Test::Utils::append_to_file($script,
+	"SELECT apikit.rate_limit('hot', 'stress');\n");
+my @pgbench = ('pgbench', '-n', '-c', '8', '-j', '2', '-f', $script,
+	'-h', $node->host, '-p', $node->port, 'postgres');
+system_or_bail(@pgbench, '-t', '200');
+my ($allowed, $denied) = split /\|/, $node->safe_psql('postgres',
+	"SELECT allowed, denied FROM apikit.rate_limit_stats WHERE policy = 'stress'");
+is($allowed, 100, "8 clients, 1600 attempts on one key: exactly 100 admitted");
+is($allowed + $denied, 1600, 'and every attempt was counted');
+
+# With refill (50 per second, burst 9): over any run of length L, GCRA admits
+# at most burst + 1 + floor(L / T) + 1, and a steady stream of attempts gets
+# close to that.
+my $flow = $node->basedir . '/flow.sql';
+PostgreSQL::Test::Utils::append_to_file($flow, "SELECT apikit.rate_limit('hot', 'flow');\n");
+my $t0 = time;
+system_or_bail('pgbench', '-n', '-c', '4', '-j', '2', '-T', '3', '-f', $flow,
+	'-h', $node->host, '-p', $node->port, 'postgres');
+my $elapsed = time - $t0;
+$allowed = $node->safe_psql('postgres',
+	"SELECT allowed FROM apikit.rate_limit_stats WHERE policy = 'flow'");
+my $bound = 10 + int($elapsed * 50) + 1;
+cmp_ok($allowed, '<=', $bound, "4 clients for ${\ sprintf('%.1f', $elapsed)} s: $allowed admitted, at most $bound");
+cmp_ok($allowed, '>=', 10 + int(2.5 * 50), 'and the steady rate was reached');
+
+# --- a hot standby limits on its own --------------------------------------
+$node->backup('backup');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($node, 'backup', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'the standby is in recovery');
+is($standby->safe_psql('postgres',
+		q{SELECT string_agg(apikit.rate_limit('on-standby', 'daily')::text, ',') FROM generate_series(1, 4)}),
+	'true,true,true,false', 'checks work on a hot standby');
+is(remaining($node, 'on-standby', 'daily'), '3', 'and count on that node only');
+# A policy change on the primary reaches the standby's backends.
+$node->safe_psql('postgres', q{UPDATE apikit.rate_limit_policies SET burst = 5 WHERE name = 'daily'});
+$node->wait_for_catchup($standby);
+is($standby->safe_psql('postgres',
+		q{SELECT "limit" FROM apikit.rate_limit_check('on-standby', 'daily', 0)}),
+	'6', 'a policy change replayed on the standby applies there');
+
+$standby->stop;
+$node->stop;
+done_testing();
