@@ -12,12 +12,14 @@ FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
 WHERE e.extname = 'apikit';
 
 -- Every member object, so that an unintended change to the install script
--- shows up here.
+-- shows up here.  (Row types are left out: PostgreSQL 18 records those of
+-- tables and views as members too, 15 does not.)
 SELECT pg_describe_object(classid, objid, 0) AS object
 FROM pg_depend
 WHERE refclassid = 'pg_extension'::regclass
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'apikit')
   AND deptype = 'e'
+  AND classid <> 'pg_type'::regclass
 ORDER BY 1;
 
 -- Every function declares volatility, strictness and parallel safety, and
