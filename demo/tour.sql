@@ -44,5 +44,59 @@ SELECT name, "interval", runs, failures, last_run::time(0) AS last_run,
 FROM apikit.worker_status();
 
 \echo
-\echo 'Coming next in apikit: rate limiting in shared memory, audit triggers with a'
-\echo 'tamper-evident chain, JSON Schema validation, read/write routing, anomaly detection.'
+\echo '== 5. Rate limiting in shared memory =='
+\echo 'A policy is a row: 3 requests a minute with a burst of 2 (the limit is burst + 1).'
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst, description)
+VALUES ('tour', 3, '1 minute', 2, 'the tour''s policy');
+\echo 'Alice sends five requests at once: three pass, then she has to wait.'
+CREATE FUNCTION pg_temp.burst(who text, n integer)
+RETURNS TABLE (request integer, allowed boolean, remaining integer, retry_after_s numeric)
+LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..n LOOP
+		SELECT i, c.allowed, c.remaining, ceil(extract(epoch FROM c.retry_after))
+		INTO request, allowed, remaining, retry_after_s
+		FROM apikit.rate_limit_check(who, 'tour') c;
+		RETURN NEXT;
+	END LOOP;
+END $$;
+SELECT * FROM pg_temp.burst('alice', 5);
+\echo 'Bob has his own quota:'
+SELECT * FROM pg_temp.burst('bob', 1);
+
+\echo 'Behind PostgREST (db-pre-request = "apikit.pre_request"), with a rule keyed by the'
+\echo 'JWT sub claim: four GET requests from carol, each as PostgREST runs it.'
+INSERT INTO apikit.rate_limit_rules (name, policy, key_source) VALUES ('everything', 'tour', 'claim:sub');
+CREATE FUNCTION pg_temp.postgrest_get(sub text, n integer)
+RETURNS TABLE (request integer, answer text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	m text;
+	d text;
+BEGIN
+	FOR i IN 1..n LOOP
+		request := i;
+		PERFORM set_config('request.method', 'GET', true),
+				set_config('request.path', '/items', true),
+				set_config('request.jwt.claims', json_build_object('sub', sub)::text, true),
+				set_config('response.headers', '', true);
+		BEGIN
+			PERFORM apikit.pre_request();
+			answer := 'allowed; response.headers = ' || current_setting('response.headers');
+		EXCEPTION WHEN SQLSTATE 'PGRST' THEN
+			GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL;
+			answer := E'SQLSTATE PGRST\nmessage: ' || m || E'\ndetail:  ' || d;
+		END;
+		RETURN NEXT;
+	END LOOP;
+END $$;
+BEGIN READ ONLY;
+SELECT * FROM pg_temp.postgrest_get('carol', 4);
+COMMIT;
+\echo 'The counters, per policy:'
+SELECT * FROM apikit.rate_limit_stats ORDER BY policy;
+DELETE FROM apikit.rate_limit_rules WHERE name = 'everything';
+
+\echo
+\echo 'Coming next in apikit: audit triggers with a tamper-evident chain, JSON Schema'
+\echo 'validation, read/write routing, anomaly detection.'

@@ -40,7 +40,7 @@ int			apikit_heartbeat_interval = 10;
 
 /*
  * apikit.ratelimit_max_keys: how many (policy, key) states the shared table
- * holds.  Each costs about 240 bytes of shared memory (README); when the
+ * holds.  Each costs 185 bytes of shared memory (README); when the
  * table is full, states whose limit has fully recovered are reclaimed first.
  */
 int			apikit_ratelimit_max_keys = 100000;

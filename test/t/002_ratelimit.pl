@@ -154,5 +154,65 @@ is($standby->safe_psql('postgres',
 	'6', 'a policy change replayed on the standby applies there');
 
 $standby->stop;
+
+# --- pg_dump keeps policies and rules, the changed "default" too ---------
+$node->safe_psql('postgres', q{UPDATE apikit.rate_limit_policies SET rate = 77 WHERE name = 'default'});
+my $dump = $node->basedir . '/apikit.dump';
+system_or_bail('pg_dump', '-Fc', '-f', $dump, '-h', $node->host, '-p', $node->port, 'postgres');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+my ($rc, $rout, $rerr) = (0, '', '');
+$rc = IPC::Run::run(['pg_restore', '-d', 'restored', '-h', $node->host, '-p', $node->port, $dump],
+	'>', \$rout, '2>', \$rerr) ? 0 : 1;
+is($rc, 0, 'pg_restore succeeds') or diag($rerr);
+is($node->safe_psql('restored',
+		q{SELECT string_agg(name || '=' || rate || '/' || burst, ',' ORDER BY name) FROM apikit.rate_limit_policies}),
+	$node->safe_psql('postgres',
+		q{SELECT string_agg(name || '=' || rate || '/' || burst, ',' ORDER BY name) FROM apikit.rate_limit_policies}),
+	'every policy is restored, the changed default among them');
+is($node->safe_psql('restored', q{SELECT rate FROM apikit.rate_limit_policies WHERE name = 'default'}),
+	'77', 'the default policy keeps its change');
+is($node->safe_psql('restored', q{SELECT name || ':' || policy || ':' || key_source FROM apikit.rate_limit_rules}),
+	'items:daily:ip', 'the rules are restored');
+is($node->safe_psql('restored', q{SELECT apikit.rate_limit('x', 'daily')}), 't',
+	'and limiting works in the restored database');
+
+# --- a full table: reclaim first, then evict the closest to expiry -------
+$node->append_conf('postgresql.conf', 'apikit.ratelimit_max_keys = 100');
+$node->restart;
+$node->safe_psql('postgres', q{
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
+VALUES ('quick', 1000, '1 second', 0), ('evict', 1, '1 day', 0);
+});
+# 'quick' states are worth 1 ms: 300 keys through 100 places, pausing now and
+# then, only ever reclaim states that have recovered.
+$node->safe_psql('postgres', q{
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		PERFORM apikit.rate_limit('q' || i, 'quick');
+		IF i % 20 = 0 THEN PERFORM pg_sleep(0.01); END IF;
+	END LOOP;
+END $$;
+});
+is($node->safe_psql('postgres',
+		q{SELECT coalesce(sum(evicted), 0) FROM apikit.rate_limit_stats}),
+	'0', 'states that have recovered are reclaimed, not counted as evicted');
+# 'evict' states last a day: every new key beyond the table's size evicts
+# the live state closest to expiry, which is the oldest.
+is($node->safe_psql('postgres',
+		q{SELECT count(*) FILTER (WHERE apikit.rate_limit('e' || g, 'evict')) FROM generate_series(1, 300) g}),
+	'300', 'new keys are admitted when the table is full');
+cmp_ok($node->safe_psql('postgres',
+		q{SELECT coalesce(sum(evicted), 0) FROM apikit.rate_limit_stats}),
+	'>=', 200, 'live states were evicted, and counted');
+is($node->safe_psql('postgres',
+		q{SELECT string_agg(remaining::text, ',' ORDER BY g) FROM generate_series(299, 300) g,
+		  LATERAL apikit.rate_limit_check('e' || g, 'evict', 0)}),
+	'0,0', 'the newest states are kept');
+is($node->safe_psql('postgres', q{SELECT remaining FROM apikit.rate_limit_check('e1', 'evict', 0)}),
+	'1', 'the state closest to expiry went first');
+cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM apikit.rate_limit_state}),
+	'<=', 100, 'the table never holds more than apikit.ratelimit_max_keys');
+
 $node->stop;
 done_testing();
