@@ -65,7 +65,7 @@ extern void apikit_ratelimit_shmem_request(void);
 extern void apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key,
 									 int keylen, int32 cost, RateLimitAnswer *answer);
 extern int	apikit_ratelimit_reset_key(const char *policy, const char *key, int keylen);
-extern int	apikit_ratelimit_stats_slot(const char *policy);
+extern int	apikit_ratelimit_stats_slot(Oid dbid, const char *policy);
 extern void apikit_ratelimit_count(int slot, bool allowed, bool bypassed);
 extern int64 apikit_ratelimit_now_ns(void);
 extern uint64 apikit_ratelimit_name_hash(const char *policy);

@@ -65,6 +65,16 @@ gcra_apply(const GcraPolicy *policy, int64_t tat, int64_t now, int32_t cost,
 	result->store = false;
 	result->new_tat = base;
 
+	/* Looking always works, even when a policy shrank below the state. */
+	if (cost == 0)
+	{
+		result->allowed = true;
+		result->retry_after_ns = -1;
+		result->reset_after_ns = base - now;
+		result->remaining = remaining_at(policy, base, now);
+		return;
+	}
+
 	if (cost > policy->limit)
 	{
 		result->allowed = false;
@@ -101,14 +111,19 @@ gcra_apply(const GcraPolicy *policy, int64_t tat, int64_t now, int32_t cost,
  * Nanoseconds until the quota next grows, for the "t" parameter of the
  * RateLimit header ("seconds until additional quota is made available"):
  * 0 when the key is at full capacity.  Remaining grows by one each time the
- * room tau - (tat - now) crosses a multiple of T.
+ * room tau - (tat - now) crosses a multiple of T.  The room is negative when
+ * a policy was made stricter than a stored state: then the first unit comes
+ * back once the room reaches T.
  */
 int64_t
 gcra_refill_ns(const GcraPolicy *policy, int64_t tat, int64_t now)
 {
 	int64_t		ahead = tat > now ? tat - now : 0;
+	int64_t		room = policy->tau_ns - ahead;
 
 	if (ahead == 0)
 		return 0;
-	return policy->emission_ns - (policy->tau_ns - ahead) % policy->emission_ns;
+	if (room < 0)
+		return policy->emission_ns - room;
+	return policy->emission_ns - room % policy->emission_ns;
 }

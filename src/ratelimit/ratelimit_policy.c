@@ -16,6 +16,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -29,8 +30,10 @@
 PG_FUNCTION_INFO_V1(apikit_rate_limit_policies_changed);
 
 static HTAB *policy_cache = NULL;
+static MemoryContext policy_cache_cxt = NULL;
 static bool policy_cache_valid = false;
 static uint64 policy_cache_generation = 0;	/* bumped by every invalidation */
+static uint64 policy_cache_loads = 0;	/* bumped by every (re)load */
 static bool callback_registered = false;
 static Oid	policies_relid = InvalidOid;
 
@@ -49,6 +52,7 @@ policy_cache_load(void)
 {
 	HASHCTL		info;
 	HTAB	   *fresh;
+	MemoryContext cxt;
 	Oid			nsp;
 	uint64		generation = policy_cache_generation;
 
@@ -66,18 +70,28 @@ policy_cache_load(void)
 				 errmsg("table apikit.rate_limit_policies does not exist"),
 				 errhint("Run CREATE EXTENSION apikit in this database.")));
 
+	/*
+	 * Build the new cache in a context of its own, so that an error while
+	 * loading leaves nothing behind and the old cache in place.
+	 */
+	cxt = AllocSetContextCreate(CacheMemoryContext, "apikit rate-limit policies",
+								ALLOCSET_SMALL_SIZES);
 	memset(&info, 0, sizeof(info));
 	info.keysize = NAMEDATALEN;
 	info.entrysize = sizeof(RateLimitPolicy);
-	info.hcxt = CacheMemoryContext;
+	info.hcxt = cxt;
 	fresh = hash_create("apikit rate-limit policies", 64, &info,
 						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
+	PG_TRY();
+	{
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* Every name qualified: this runs under the caller's search_path. */
 	if (SPI_execute("SELECT name, rate, burst, "
-					"(extract(epoch FROM period) * 1000000000)::int8, "
-					"ceil(extract(epoch FROM period))::int8 "
+					"pg_catalog.int8(pg_catalog.extract('epoch', period) OPERATOR(pg_catalog.*) 1000000000::pg_catalog.numeric), "
+					"pg_catalog.int8(pg_catalog.ceil(pg_catalog.extract('epoch', period))) "
 					"FROM apikit.rate_limit_policies", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read apikit.rate_limit_policies");
 
@@ -94,27 +108,48 @@ policy_cache_load(void)
 		RateLimitPolicy *policy;
 		bool		found;
 
+		GcraPolicy	gcra;
+
 		if (strlen(name) >= NAMEDATALEN)
 			continue;			/* the table's constraint forbids it */
+
+		/*
+		 * The constraints should make this impossible; if one slips through,
+		 * that policy is unknown (with a warning) instead of every check in
+		 * the database failing.
+		 */
+		if (!gcra_policy_init(&gcra, period_ns, rate, burst))
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rate-limit policy \"%s\" cannot be used and is ignored", name),
+					 errdetail("%d per %lld ns with a burst of %d overflows or rounds to nothing.",
+							   rate, (long long) period_ns, burst),
+					 errhint("Correct the policy in apikit.rate_limit_policies.")));
+			continue;
+		}
 		policy = hash_search(fresh, name, HASH_ENTER, &found);
+		policy->gcra = gcra;
 		policy->rate = rate;
 		policy->burst = burst;
 		policy->period_s = period_s;
 		policy->stats_slot = -1;	/* assigned on first check */
 		policy->name_hash = apikit_ratelimit_name_hash(policy->name);
-		if (!gcra_policy_init(&policy->gcra, period_ns, rate, burst))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("rate-limit policy \"%s\" cannot be used", name),
-					 errdetail("%d per %lld ns with a burst of %d overflows or rounds to nothing.",
-							   rate, (long long) period_ns, burst),
-					 errhint("Correct the policy in apikit.rate_limit_policies.")));
 	}
 	SPI_finish();
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	if (policy_cache)
-		hash_destroy(policy_cache);
+		MemoryContextDelete(policy_cache_cxt);
 	policy_cache = fresh;
+	policy_cache_cxt = cxt;
+	policy_cache_loads++;
 	/* Valid only if no invalidation arrived while loading (nor an error). */
 	policy_cache_valid = generation == policy_cache_generation;
 }
@@ -142,7 +177,7 @@ apikit_ratelimit_policy(const char *name, bool missing_ok)
 				 errhint("Policies are rows of apikit.rate_limit_policies.")));
 	}
 	if (policy->stats_slot < 0)
-		policy->stats_slot = apikit_ratelimit_stats_slot(policy->name);
+		policy->stats_slot = apikit_ratelimit_stats_slot(MyDatabaseId, policy->name);
 	return policy;
 }
 
@@ -155,16 +190,20 @@ RateLimitPolicy *
 apikit_ratelimit_policy_text(text *name)
 {
 	static RateLimitPolicy *last = NULL;
-	static uint64 last_generation = 0;
+	static uint64 last_load = 0;
 	int			len = VARSIZE_ANY_EXHDR(name);
 
-	if (last != NULL && policy_cache_valid && last_generation == policy_cache_generation &&
+	/*
+	 * "last" points into the cache: it is good only while the cache that
+	 * held it is the current one (no reload since) and still valid.
+	 */
+	if (last != NULL && policy_cache_valid && last_load == policy_cache_loads &&
 		len < NAMEDATALEN && last->name[len] == '\0' &&
 		memcmp(last->name, VARDATA_ANY(name), len) == 0)
 		return last;
 
 	last = apikit_ratelimit_policy(text_to_cstring(name), false);
-	last_generation = policy_cache_generation;
+	last_load = policy_cache_loads;
 	return last;
 }
 

@@ -5,9 +5,11 @@
  *
  * Layout and locking:
  *	- A fixed-size, partitioned dynahash table (apikit.ratelimit_max_keys
- *	  entries, all allocated at start) keyed by two 64-bit hashes of (policy,
- *	  key) with seeds chosen at random when the table is created: a collision
- *	  would need 128 bits to agree, and nobody can aim for one.
+ *	  entries, all allocated at start) keyed by two 64-bit hashes of
+ *	  (database, policy, key) with seeds chosen at random when the table is
+ *	  created: a collision would need 128 bits to agree, and nobody can aim
+ *	  for one.  Policies belong to a database, so states and counters do
+ *	  too: "default" in one database is not "default" in another.
  *	- RL_PARTITIONS LWLocks, chosen by hash code as core's lock table does.
  *	  A check takes its partition's lock in SHARED mode and updates the
  *	  entry's TAT with a compare-and-swap loop, so checks of one hot key do
@@ -37,6 +39,7 @@
 #include <unistd.h>
 
 #include "common/hashfn.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
@@ -55,7 +58,7 @@
 #define RL_DUMP_FILE	"pg_stat/apikit_ratelimit.stat"
 #define RL_DUMP_TMP		RL_DUMP_FILE ".tmp"
 #define RL_DUMP_MAGIC	0x41504b52	/* "APKR" */
-#define RL_DUMP_VERSION 1
+#define RL_DUMP_VERSION 2
 #define RL_TRANCHE		"apikit ratelimit"
 
 typedef struct RateLimitHashKey
@@ -68,6 +71,7 @@ typedef struct RateLimitEntry
 {
 	RateLimitHashKey key;		/* hash key: must be first */
 	pg_atomic_uint64 tat;		/* theoretical arrival time, monotonic ns */
+	Oid			dbid;			/* the database whose policy this is */
 	int16		stats_slot;
 	uint16		keylen;			/* of the whole key, capped at PG_UINT16_MAX */
 	char		policy[NAMEDATALEN];
@@ -76,6 +80,7 @@ typedef struct RateLimitEntry
 
 typedef struct RateLimitStats
 {
+	Oid			dbid;
 	char		policy[NAMEDATALEN];
 	pg_atomic_uint64 allowed;
 	pg_atomic_uint64 denied;
@@ -183,6 +188,7 @@ apikit_ratelimit_name_hash(const char *policy)
 static void
 rl_hash(uint64 p, const char *key, int keylen, RateLimitHashKey *hk)
 {
+	p ^= (uint64) MyDatabaseId * UINT64CONST(0xC2B2AE3D27D4EB4F);
 	hk->h1 = hash_bytes_extended((const unsigned char *) key, keylen, rl->seed1 ^ p);
 	hk->h2 = hash_bytes_extended((const unsigned char *) key, keylen,
 								 rl->seed2 ^ (p * UINT64CONST(0x9E3779B97F4A7C15)));
@@ -206,12 +212,31 @@ rl_decide(const RateLimitPolicy *policy, RateLimitEntry *entry, int64 now,
 	}
 }
 
-/*
- * Make room: drop every entry whose TAT has passed (they change no answer);
- * if there is none, drop the live entry closest to expiry and count it.
- */
 static void
-rl_evict(int64 now)
+rl_entry_init(RateLimitEntry *entry, const RateLimitPolicy *policy,
+			  const char *key, int keylen)
+{
+	int			shown = pg_mbcliplen(key, keylen, RL_KEY_SHOWN - 1);
+
+	pg_atomic_init_u64(&entry->tat, 0);
+	entry->dbid = MyDatabaseId;
+	entry->stats_slot = policy->stats_slot;
+	entry->keylen = Min(keylen, PG_UINT16_MAX);
+	strlcpy(entry->policy, policy->name, NAMEDATALEN);
+	memset(entry->key_shown, 0, RL_KEY_SHOWN);
+	memcpy(entry->key_shown, key, shown);
+}
+
+/*
+ * The table is full: with every partition locked, drop every entry whose
+ * TAT has passed (they change no answer); if there is none, drop the live
+ * entry closest to expiry and count it.  Then insert the caller's entry
+ * before letting go of the locks, so that no one else takes the room.
+ * Returns the entry, with every partition lock still held.
+ */
+static RateLimitEntry *
+rl_evict_and_enter(const RateLimitHashKey *hk, uint32 hashcode, int64 now,
+				   bool *found)
 {
 	HASH_SEQ_STATUS status;
 	RateLimitEntry *entry;
@@ -222,6 +247,11 @@ rl_evict(int64 now)
 
 	for (int i = 0; i < RL_PARTITIONS; i++)
 		LWLockAcquire(&rl->locks[i].lock, LW_EXCLUSIVE);
+
+	/* Someone may have made room, or entered this very key, meanwhile. */
+	entry = hash_search_with_hash_value(rl_htab, hk, hashcode, HASH_ENTER_NULL, found);
+	if (entry != NULL)
+		return entry;
 
 	hash_seq_init(&status, rl_htab);
 	while ((entry = hash_seq_search(&status)) != NULL)
@@ -246,6 +276,15 @@ rl_evict(int64 now)
 		pg_atomic_fetch_add_u64(&rl->stats[victim_slot].evicted, 1);
 	}
 
+	entry = hash_search_with_hash_value(rl_htab, hk, hashcode, HASH_ENTER_NULL, found);
+	if (entry == NULL)
+		elog(ERROR, "no room in the rate-limit table after eviction");
+	return entry;
+}
+
+static void
+rl_release_all(void)
+{
 	for (int i = RL_PARTITIONS - 1; i >= 0; i--)
 		LWLockRelease(&rl->locks[i].lock);
 }
@@ -277,40 +316,29 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 	{
 		/* A new key: only an admitted request with a cost needs an entry. */
 		gcra_apply(&policy->gcra, 0, now, cost, &r);
-		for (int attempt = 0; r.store; attempt++)
+		if (r.store)
 		{
 			bool		found;
+			bool		all_locks = false;
 
 			LWLockAcquire(lock, LW_EXCLUSIVE);
 			entry = hash_search_with_hash_value(rl_htab, &hk, hashcode,
 												HASH_ENTER_NULL, &found);
-			if (entry != NULL)
+			if (entry == NULL)
 			{
-				if (!found)
-				{
-					pg_atomic_init_u64(&entry->tat, 0);
-					entry->stats_slot = policy->stats_slot;
-					entry->keylen = Min(keylen, PG_UINT16_MAX);
-					strlcpy(entry->policy, policy->name, NAMEDATALEN);
-					memset(entry->key_shown, 0, RL_KEY_SHOWN);
-					memcpy(entry->key_shown, key, Min(keylen, RL_KEY_SHOWN - 1));
-				}
-				/* Decide again: another backend may have got here first. */
-				now = apikit_ratelimit_now_ns();
-				rl_decide(policy, entry, now, cost, &r);
 				LWLockRelease(lock);
-				break;
+				entry = rl_evict_and_enter(&hk, hashcode, now, &found);
+				all_locks = true;
 			}
-			LWLockRelease(lock);
-
-			if (attempt >= 3)
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-						 errmsg("the rate-limit table is full"),
-						 errdetail("Eviction could not keep up with new keys."),
-						 errhint("Raise apikit.ratelimit_max_keys (currently %d).",
-								 apikit_ratelimit_max_keys)));
-			rl_evict(now);
+			if (!found)
+				rl_entry_init(entry, policy, key, keylen);
+			/* Decide again: another backend may have got here first. */
+			now = apikit_ratelimit_now_ns();
+			rl_decide(policy, entry, now, cost, &r);
+			if (all_locks)
+				rl_release_all();
+			else
+				LWLockRelease(lock);
 		}
 	}
 
@@ -333,7 +361,7 @@ apikit_ratelimit_reset_key(const char *policy, const char *key, int keylen)
 	LWLock	   *lock;
 	bool		found;
 
-	rl_hash(apikit_ratelimit_name_hash(policy), key, keylen, &hk);
+	rl_hash(apikit_ratelimit_name_hash(policy), key, keylen, &hk);	/* this database's */
 	hashcode = get_hash_value(rl_htab, &hk);
 	lock = &rl->locks[hashcode % RL_PARTITIONS].lock;
 	LWLockAcquire(lock, LW_EXCLUSIVE);
@@ -342,20 +370,21 @@ apikit_ratelimit_reset_key(const char *policy, const char *key, int keylen)
 	return found ? 1 : 0;
 }
 
-/* The counters slot of a policy, created on first use. */
+/* The counters slot of a database's policy, created on first use. */
 int
-apikit_ratelimit_stats_slot(const char *policy)
+apikit_ratelimit_stats_slot(Oid dbid, const char *policy)
 {
 	int			slot = -1;
 
 	LWLockAcquire(SLOT_LOCK(), LW_EXCLUSIVE);
 	for (int i = 0; i < rl->nstats; i++)
-		if (strcmp(rl->stats[i].policy, policy) == 0)
+		if (rl->stats[i].dbid == dbid && strcmp(rl->stats[i].policy, policy) == 0)
 			slot = i;
 	if (slot < 0 && rl->nstats < RL_MAX_POLICY_STATS)
 	{
 		slot = rl->nstats++;
 		/* The last slot, once reached, counts every further policy. */
+		rl->stats[slot].dbid = slot == RL_MAX_POLICY_STATS - 1 ? InvalidOid : dbid;
 		strlcpy(rl->stats[slot].policy,
 				slot == RL_MAX_POLICY_STATS - 1 ? "(other)" : policy, NAMEDATALEN);
 	}
@@ -402,7 +431,7 @@ apikit_ratelimit_snapshot(RateLimitStateRow **rows)
 	{
 		int64		tat = (int64) pg_atomic_read_u64(&entry->tat);
 
-		if (tat <= now || n >= cap)
+		if (tat <= now || n >= cap || entry->dbid != MyDatabaseId)
 			continue;
 		strlcpy((*rows)[n].policy, entry->policy, NAMEDATALEN);
 		memcpy((*rows)[n].key, entry->key_shown, RL_KEY_SHOWN);
@@ -421,14 +450,18 @@ apikit_ratelimit_stats_rows(RateLimitStatsRow *rows)
 	int			n;
 
 	LWLockAcquire(SLOT_LOCK(), LW_SHARED);
-	n = rl->nstats;
-	for (int i = 0; i < n; i++)
+	n = 0;
+	for (int i = 0; i < rl->nstats; i++)
 	{
-		strlcpy(rows[i].policy, rl->stats[i].policy, NAMEDATALEN);
-		rows[i].allowed = pg_atomic_read_u64(&rl->stats[i].allowed);
-		rows[i].denied = pg_atomic_read_u64(&rl->stats[i].denied);
-		rows[i].bypassed = pg_atomic_read_u64(&rl->stats[i].bypassed);
-		rows[i].evicted = pg_atomic_read_u64(&rl->stats[i].evicted);
+		/* This database's policies, and the shared overflow slot. */
+		if (rl->stats[i].dbid != MyDatabaseId && rl->stats[i].dbid != InvalidOid)
+			continue;
+		strlcpy(rows[n].policy, rl->stats[i].policy, NAMEDATALEN);
+		rows[n].allowed = pg_atomic_read_u64(&rl->stats[i].allowed);
+		rows[n].denied = pg_atomic_read_u64(&rl->stats[i].denied);
+		rows[n].bypassed = pg_atomic_read_u64(&rl->stats[i].bypassed);
+		rows[n].evicted = pg_atomic_read_u64(&rl->stats[i].evicted);
+		n++;
 	}
 	LWLockRelease(SLOT_LOCK());
 	return n;
@@ -446,6 +479,7 @@ typedef struct RateLimitDumpHeader
 {
 	uint32		magic;
 	uint32		version;
+	uint32		entry_size;		/* sizeof(RateLimitDumpEntry): the layout */
 	uint64		seed1;
 	uint64		seed2;
 	TimestampTz dumped_at;
@@ -455,6 +489,7 @@ typedef struct RateLimitDumpHeader
 typedef struct RateLimitDumpEntry
 {
 	RateLimitHashKey key;
+	Oid			dbid;
 	int64		left_ns;
 	uint16		keylen;
 	char		policy[NAMEDATALEN];
@@ -481,6 +516,7 @@ rl_dump(int code, Datum arg pg_attribute_unused())
 	memset(&header, 0, sizeof(header));
 	header.magic = RL_DUMP_MAGIC;
 	header.version = RL_DUMP_VERSION;
+	header.entry_size = sizeof(RateLimitDumpEntry);
 	header.seed1 = rl->seed1;
 	header.seed2 = rl->seed2;
 	header.dumped_at = GetCurrentTimestamp();
@@ -502,6 +538,7 @@ rl_dump(int code, Datum arg pg_attribute_unused())
 			continue;
 		memset(&out, 0, sizeof(out));
 		out.key = entry->key;
+		out.dbid = entry->dbid;
 		out.left_ns = tat - now;
 		out.keylen = entry->keylen;
 		memcpy(out.policy, entry->policy, NAMEDATALEN);
@@ -551,7 +588,7 @@ rl_load(void)
 
 	if (fread(&header, sizeof(header), 1, file) != 1 ||
 		header.magic != RL_DUMP_MAGIC || header.version != RL_DUMP_VERSION ||
-		header.count < 0)
+		header.entry_size != sizeof(RateLimitDumpEntry) || header.count < 0)
 	{
 		ereport(LOG,
 				(errmsg("ignoring file \"%s\": not a rate-limit state file of this version",
@@ -561,9 +598,13 @@ rl_load(void)
 
 	rl->seed1 = header.seed1;
 	rl->seed2 = header.seed2;
-	down_ns = (GetCurrentTimestamp() - header.dumped_at) * 1000;
+	down_ns = GetCurrentTimestamp() - header.dumped_at;
 	if (down_ns < 0)
 		down_ns = 0;			/* the clock went back: count no time */
+	else if (down_ns > GCRA_MAX_TAU_NS / 1000)
+		down_ns = GCRA_MAX_TAU_NS;	/* down for over a year: nothing is left */
+	else
+		down_ns *= 1000;
 
 	for (int64 i = 0; i < header.count; i++)
 	{
@@ -578,8 +619,9 @@ rl_load(void)
 							RL_DUMP_FILE, (long long) loaded)));
 			break;
 		}
-		if (in.left_ns <= down_ns)
-			continue;			/* recovered while the server was down */
+		/* A damaged file must not pin a key for longer than any policy can. */
+		if (in.left_ns <= down_ns || in.left_ns > GCRA_MAX_TAU_NS)
+			continue;			/* recovered while the server was down, or nonsense */
 		entry = hash_search(rl_htab, &in.key, HASH_ENTER_NULL, &found);
 		if (entry == NULL)
 			break;				/* apikit.ratelimit_max_keys was lowered */
@@ -589,8 +631,9 @@ rl_load(void)
 		strlcpy(entry->policy, in.policy, NAMEDATALEN);
 		memcpy(entry->key_shown, in.key_shown, RL_KEY_SHOWN);
 		entry->keylen = in.keylen;
+		entry->dbid = in.dbid;
 		/* Counters are "since start"; slots are assigned again on use. */
-		entry->stats_slot = apikit_ratelimit_stats_slot(entry->policy);
+		entry->stats_slot = apikit_ratelimit_stats_slot(entry->dbid, entry->policy);
 		loaded++;
 	}
 	ereport(LOG,

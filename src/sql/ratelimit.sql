@@ -9,7 +9,7 @@ CREATE TABLE apikit.rate_limit_policies (
 	rate integer NOT NULL CHECK (rate > 0),
 	period interval NOT NULL
 		CHECK (period > interval '0' AND period <= interval '366 days'),
-	burst integer NOT NULL DEFAULT 0 CHECK (burst >= 0),
+	burst integer NOT NULL DEFAULT 0 CHECK (burst >= 0 AND burst < 2147483647),
 	description text,
 	CONSTRAINT rate_limit_policies_emission_check
 		CHECK (extract(epoch FROM period) * 1000000000 >= rate),
@@ -61,6 +61,29 @@ $$;
 CREATE TRIGGER rate_limit_policies_keep_default
 	BEFORE INSERT ON apikit.rate_limit_policies
 	FOR EACH ROW EXECUTE FUNCTION apikit.rate_limit_policies_keep_default();
+-- Also when rows arrive by logical replication (session_replication_role).
+ALTER TABLE apikit.rate_limit_policies ENABLE ALWAYS TRIGGER rate_limit_policies_keep_default;
+
+-- "default" is what a check that names no policy, and pre_request() for a
+-- request no rule matches, rely on: it can be changed, not removed.
+CREATE FUNCTION apikit.rate_limit_policies_protect_default()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF OLD.name = 'default' AND (TG_OP = 'DELETE' OR NEW.name <> 'default') THEN
+		RAISE EXCEPTION 'rate-limit policy "default" cannot be removed or renamed'
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Change its rate, period and burst instead.';
+	END IF;
+	RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+CREATE TRIGGER rate_limit_policies_protect_default
+	BEFORE DELETE OR UPDATE OF name ON apikit.rate_limit_policies
+	FOR EACH ROW EXECUTE FUNCTION apikit.rate_limit_policies_protect_default();
 
 SELECT pg_catalog.pg_extension_config_dump('apikit.rate_limit_policies', '');
 
@@ -218,7 +241,7 @@ BEGIN
 		h := apikit.rate_limit_headers(rule.key, rule.policy);
 		policies := policies || (h ->> 'RateLimit-Policy');
 		limits := limits || (h ->> 'RateLimit');
-		IF NOT answer.allowed AND denied IS NULL THEN
+		IF NOT answer.allowed AND denied_policy IS NULL THEN
 			denied := answer;
 			denied_policy := rule.policy;
 		END IF;
@@ -235,7 +258,8 @@ BEGIN
 		END IF;
 	END IF;
 
-	IF denied IS NOT NULL THEN
+	-- (A record is "IS NOT NULL" only when every field is: test the name.)
+	IF denied_policy IS NOT NULL THEN
 		-- Whole seconds, rounded up, and at least one.
 		wait_s := greatest(1, ceil(extract(epoch FROM coalesce(denied.retry_after, denied.reset_after))));
 		RAISE SQLSTATE 'PGRST' USING

@@ -146,6 +146,44 @@ test_refill_for_headers(void)
 }
 
 static void
+test_policy_made_stricter(void)
+{
+	GcraPolicy	p;
+	GcraResult	r;
+	int64_t		now = 100 * SEC;
+	int64_t		tat = now + 5300 * MS;	/* stored under a looser policy */
+
+	/* Now 1 per second with a burst of 1: tau = 2 s, 5.3 s ahead. */
+	CHECK(gcra_policy_init(&p, SEC, 1, 1));
+	gcra_apply(&p, tat, now, 0, &r);
+	CHECK(r.allowed);			/* a peek always works */
+	CHECK(!r.store);
+	CHECK_EQ(r.remaining, 0);
+	CHECK_EQ(r.reset_after_ns, 5300 * MS);
+	gcra_apply(&p, tat, now, 1, &r);
+	CHECK(!r.allowed);
+	CHECK_EQ(r.retry_after_ns, 4300 * MS);
+	/* The RateLimit "t" agrees with the retry time. */
+	CHECK_EQ(gcra_refill_ns(&p, tat, now), 4300 * MS);
+}
+
+static void
+test_refill_part_used(void)
+{
+	GcraPolicy	p;
+
+	/* 1 per second, burst 4 (tau 5 s); 2.4 s ahead: remaining 2, a third in 0.4 s. */
+	CHECK(gcra_policy_init(&p, SEC, 1, 4));
+	CHECK_EQ(gcra_refill_ns(&p, 12400 * MS, 10 * SEC), 400 * MS);
+	{
+		GcraResult	r;
+
+		gcra_apply(&p, 12400 * MS, 10 * SEC, 0, &r);
+		CHECK_EQ(r.remaining, 2);
+	}
+}
+
+static void
 test_policy_validation(void)
 {
 	GcraPolicy	p;
@@ -170,6 +208,8 @@ main(void)
 	RUN(test_stale_state_is_full_capacity);
 	RUN(test_exact_count_without_refill);
 	RUN(test_refill_for_headers);
+	RUN(test_policy_made_stricter);
+	RUN(test_refill_part_used);
 	RUN(test_policy_validation);
 	UNIT_DONE("gcra");
 }
