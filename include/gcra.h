@@ -32,7 +32,7 @@ typedef struct GcraResult
 	int32_t		remaining;		/* unit requests that would pass right now */
 	int64_t		retry_after_ns; /* when denied: wait this long; -1 if allowed or never */
 	int64_t		reset_after_ns; /* until the key is back to full capacity */
-	int64_t		new_tat;		/* the state to store when store is set */
+	int64_t		new_tat;		/* the state after this request (store it if store) */
 } GcraResult;
 
 /* The largest tau a policy may have: a year, far from int64 overflow. */

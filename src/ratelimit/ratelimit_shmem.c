@@ -234,6 +234,21 @@ rl_entry_init(RateLimitEntry *entry, const RateLimitPolicy *policy,
  * before letting go of the locks, so that no one else takes the room.
  * Returns the entry, with every partition lock still held.
  */
+/* Every partition, in order (so two backends doing this cannot deadlock). */
+static void
+rl_lock_all(LWLockMode mode)
+{
+	for (int i = 0; i < RL_PARTITIONS; i++)
+		LWLockAcquire(&rl->locks[i].lock, mode);
+}
+
+static void
+rl_release_all(void)
+{
+	for (int i = RL_PARTITIONS - 1; i >= 0; i--)
+		LWLockRelease(&rl->locks[i].lock);
+}
+
 static RateLimitEntry *
 rl_evict_and_enter(const RateLimitHashKey *hk, uint32 hashcode, int64 now,
 				   bool *found)
@@ -245,8 +260,7 @@ rl_evict_and_enter(const RateLimitHashKey *hk, uint32 hashcode, int64 now,
 	int			victim_slot = -1;
 	int			reclaimed = 0;
 
-	for (int i = 0; i < RL_PARTITIONS; i++)
-		LWLockAcquire(&rl->locks[i].lock, LW_EXCLUSIVE);
+	rl_lock_all(LW_EXCLUSIVE);
 
 	/* Someone may have made room, or entered this very key, meanwhile. */
 	entry = hash_search_with_hash_value(rl_htab, hk, hashcode, HASH_ENTER_NULL, found);
@@ -282,13 +296,6 @@ rl_evict_and_enter(const RateLimitHashKey *hk, uint32 hashcode, int64 now,
 	return entry;
 }
 
-static void
-rl_release_all(void)
-{
-	for (int i = RL_PARTITIONS - 1; i >= 0; i--)
-		LWLockRelease(&rl->locks[i].lock);
-}
-
 void
 apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 						 int32 cost, RateLimitAnswer *answer)
@@ -299,7 +306,6 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 	RateLimitEntry *entry;
 	GcraResult	r;
 	int64		now;
-	int64		tat;
 
 	rl_hash(policy->name_hash, key, keylen, &hk);
 	hashcode = get_hash_value(rl_htab, &hk);
@@ -348,8 +354,7 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 	answer->remaining = r.remaining;
 	answer->retry_after_ns = r.retry_after_ns;
 	answer->reset_after_ns = r.reset_after_ns;
-	tat = r.allowed ? r.new_tat : now + r.reset_after_ns;
-	answer->refill_ns = gcra_refill_ns(&policy->gcra, tat, now);
+	answer->refill_ns = gcra_refill_ns(&policy->gcra, r.new_tat, now);
 }
 
 /* Remove one (policy, key) state; returns 1 if there was one. */
@@ -422,8 +427,7 @@ apikit_ratelimit_snapshot(RateLimitStateRow **rows)
 	int			n = 0;
 	int			cap;
 
-	for (int i = 0; i < RL_PARTITIONS; i++)
-		LWLockAcquire(&rl->locks[i].lock, LW_SHARED);
+	rl_lock_all(LW_SHARED);
 	cap = Max(hash_get_num_entries(rl_htab), 1);
 	*rows = palloc(sizeof(RateLimitStateRow) * cap);
 	hash_seq_init(&status, rl_htab);
@@ -439,8 +443,7 @@ apikit_ratelimit_snapshot(RateLimitStateRow **rows)
 		(*rows)[n].tat = tat;
 		n++;
 	}
-	for (int i = RL_PARTITIONS - 1; i >= 0; i--)
-		LWLockRelease(&rl->locks[i].lock);
+	rl_release_all();
 	return n;
 }
 

@@ -91,14 +91,11 @@ check(FunctionCallInfo fcinfo, int32 cost, RateLimitPolicy **policy_out,
 				 errmsg("rate-limit cost must not be negative"),
 				 errhint("Use cost 0 to look at the state without consuming.")));
 
-	if (apikit_ratelimit_enabled || cost == 0)
-		apikit_ratelimit_consume(policy, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
-								 cost, answer);
-	else
+	/* Switched off: only look, and let it through. */
+	apikit_ratelimit_consume(policy, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+							 apikit_ratelimit_enabled ? cost : 0, answer);
+	if (!apikit_ratelimit_enabled && cost > 0)
 	{
-		/* Switched off: look only, and let it through. */
-		apikit_ratelimit_consume(policy, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
-								 0, answer);
 		answer->allowed = true;
 		answer->bypassed = true;
 		answer->retry_after_ns = -1;

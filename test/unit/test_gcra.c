@@ -38,6 +38,9 @@ run_steps(const GcraPolicy *p, const Step *steps, int n)
 		CHECK_EQ(r.remaining, steps[i].remaining);
 		CHECK_EQ(r.retry_after_ns, steps[i].retry_after);
 		CHECK_EQ(r.reset_after_ns, steps[i].reset_after);
+		/* new_tat is the state after the request, stored or not. */
+		if (!r.store)
+			CHECK_EQ(r.new_tat, tat > origin + steps[i].at ? tat : origin + steps[i].at);
 		if (r.store)
 			tat = r.new_tat;
 		if (!r.allowed || steps[i].cost == 0)
