@@ -23,6 +23,13 @@ OBJS = \
 	src/ratelimit/ratelimit_policy.o \
 	src/ratelimit/ratelimit_shmem.o \
 	src/ratelimit/ratelimit_sql.o \
+	src/audit/audit_codec.o \
+	src/audit/audit_hash.o \
+	src/audit/audit_redact.o \
+	src/audit/audit_seal.o \
+	src/audit/audit_trigger.o \
+	src/audit/audit_verify.o \
+	src/audit/sha256.o \
 	src/worker/heartbeat.o \
 	src/worker/jobs.o \
 	src/worker/schedule.o \
@@ -33,7 +40,8 @@ OBJS = \
 SQL_PARTS = \
 	src/sql/apikit.sql \
 	src/sql/worker.sql \
-	src/sql/ratelimit.sql
+	src/sql/ratelimit.sql \
+	src/sql/audit.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard $(EXTENSION)--*--*.sql)
@@ -54,10 +62,10 @@ endif
 REGRESS = extension not_preloaded
 ifneq ($(filter installcheck,$(MAKECMDGOALS)),)
 ifeq ($(shell psql -XAtqc "SELECT 1 WHERE current_setting('shared_preload_libraries') ~ '(^|[ ,])apikit($$|[ ,])'" postgres 2>/dev/null),1)
-REGRESS = extension settings worker_status ratelimit
+REGRESS = extension settings worker_status ratelimit audit
 endif
 endif
-ISOLATION = extension_install ratelimit_concurrency
+ISOLATION = extension_install ratelimit_concurrency audit_concurrency
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config
@@ -87,7 +95,7 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 
 # Plain C unit tests of the pure halves: no server headers, no server.
 UNIT_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Itest/unit
-UNIT_TESTS = test/unit/bin/test_schedule test/unit/bin/test_gcra
+UNIT_TESTS = test/unit/bin/test_schedule test/unit/bin/test_gcra test/unit/bin/test_audit_codec
 UNIT_SELFTEST = test/unit/bin/test_selftest_fails
 
 test/unit/bin/test_schedule: test/unit/test_schedule.c src/worker/schedule.c test/unit/unit.h
@@ -97,6 +105,10 @@ test/unit/bin/test_schedule: test/unit/test_schedule.c src/worker/schedule.c tes
 test/unit/bin/test_gcra: test/unit/test_gcra.c src/ratelimit/gcra.c include/gcra.h test/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_gcra.c src/ratelimit/gcra.c
+
+test/unit/bin/test_audit_codec: test/unit/test_audit_codec.c src/audit/audit_codec.c src/audit/sha256.c include/audit_codec.h include/sha256.h test/unit/unit.h
+	@mkdir -p test/unit/bin
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_audit_codec.c src/audit/audit_codec.c src/audit/sha256.c
 
 # A unit test that must fail: proves a failing test fails the run.
 test/unit/bin/test_selftest_fails: test/unit/test_selftest.c test/unit/unit.h

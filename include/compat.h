@@ -9,6 +9,7 @@
 #ifndef APIKIT_COMPAT_H
 #define APIKIT_COMPAT_H
 
+#include "catalog/pg_attribute.h"
 #include "utils/wait_event.h"
 
 #if PG_VERSION_NUM < 150000
@@ -52,5 +53,15 @@ apikit_wait_event(const char *name)
 	return PG_WAIT_EXTENSION;
 #endif
 }
+
+/*
+ * PostgreSQL 18 has virtual generated columns, computed when read and never
+ * stored: a trigger's tuple holds no value for them.
+ */
+#ifdef ATTRIBUTE_GENERATED_VIRTUAL
+#define apikit_attr_is_virtual(att) ((att)->attgenerated == ATTRIBUTE_GENERATED_VIRTUAL)
+#else
+#define apikit_attr_is_virtual(att) false
+#endif
 
 #endif							/* APIKIT_COMPAT_H */

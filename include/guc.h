@@ -10,5 +10,9 @@ extern char *apikit_database;
 extern int	apikit_heartbeat_interval;
 extern int	apikit_ratelimit_max_keys;
 extern bool apikit_ratelimit_enabled;
+extern bool apikit_audit_enabled;
+extern bool apikit_audit_statement;
+extern int	apikit_audit_seal_interval;
+extern char *apikit_actor;
 
 #endif							/* APIKIT_GUC_H */

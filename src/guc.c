@@ -52,6 +52,37 @@ int			apikit_ratelimit_max_keys = 100000;
  */
 bool		apikit_ratelimit_enabled = true;
 
+/*
+ * apikit.audit_enabled: off makes the audit triggers write nothing.  Only
+ * superusers may change it, so that a session cannot hide its own changes;
+ * a superuser can already drop the triggers, and this is the same power
+ * scoped to one session or transaction (for a bulk load, say).
+ */
+bool		apikit_audit_enabled = true;
+
+/*
+ * apikit.audit_statement: also record the client's statement text with each
+ * row.  Off by default: statements can hold values the log should not
+ * (passwords in an UPDATE, personal data in a WHERE clause), and they make
+ * every row larger.  Superuser-only for the same reason as audit_enabled.
+ */
+bool		apikit_audit_statement = false;
+
+/*
+ * apikit.audit_seal_interval: how often the scheduler seals committed audit
+ * rows into the chain of blocks, in seconds; 0 switches it off (seal with
+ * apikit.audit_seal() instead).  Rows are tamper-evident from the seal on.
+ */
+int			apikit_audit_seal_interval = 60;
+
+/*
+ * apikit.actor: who the application says is acting.  An application that
+ * authenticates its own users runs SET LOCAL apikit.actor = '...' in each
+ * transaction; audit rows record it.  Any role may set it: it is a claim,
+ * recorded next to db_user, the role that really ran the statement.
+ */
+char	   *apikit_actor = NULL;
+
 void
 apikit_guc_init(void)
 {
@@ -95,6 +126,43 @@ apikit_guc_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("apikit.audit_enabled",
+							 "Writes audit rows for the tables apikit audits.",
+							 NULL,
+							 &apikit_audit_enabled,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("apikit.audit_statement",
+							 "Records the client's statement text with each audit row.",
+							 NULL,
+							 &apikit_audit_statement,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("apikit.audit_seal_interval",
+							"Interval between runs of the scheduler's audit sealing job.",
+							"Zero switches sealing by the scheduler off.",
+							&apikit_audit_seal_interval,
+							60,
+							0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("apikit.actor",
+							   "The application user recorded as the actor of audited changes.",
+							   "Set it with SET LOCAL in each transaction; when empty, the sub claim of request.jwt.claims is used, then session_user.",
+							   &apikit_actor,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("apikit");
 }

@@ -7,11 +7,13 @@
  */
 #include "postgres.h"
 
+#include "audit.h"
 #include "guc.h"
 #include "scheduler.h"
 
 const ApikitJob apikit_jobs[] = {
 	{"heartbeat", &apikit_heartbeat_interval, false, apikit_heartbeat_run},
+	{"audit_seal", &apikit_audit_seal_interval, true, apikit_audit_seal_job},
 };
 
 const int	apikit_njobs = lengthof(apikit_jobs);

@@ -1,0 +1,363 @@
+--
+-- Audit logging: enabling, what each operation writes, masks and
+-- exclusions, actors (including a PostgREST request), partitions, tables
+-- without a key, TOAST, types, history, row_at, sealing, verification,
+-- tamper detection, purge, redaction, settings, privileges and errors.
+--
+-- IDs, times, transaction IDs and hashes change from run to run; the
+-- queries show what is stable and compare the rest.
+--
+SET search_path = public;
+\set SHOW_CONTEXT never
+
+-- What the log shows in this test.
+CREATE VIEW log AS
+SELECT id, op, table_name, row_key, old_row, new_row, changed_columns, actor, db_user
+  FROM apikit.audit_log ORDER BY id;
+
+CREATE TABLE account (
+	id int PRIMARY KEY,
+	email text,
+	balance numeric,
+	password text,
+	last_seen timestamptz,
+	doubled int GENERATED ALWAYS AS (id * 2) STORED
+);
+
+-- Bad input first.
+SELECT apikit.audit_enable(NULL);
+SELECT apikit.audit_enable('pg_class');
+CREATE VIEW account_view AS SELECT * FROM account;
+SELECT apikit.audit_enable('account_view');
+CREATE SEQUENCE some_seq;
+SELECT apikit.audit_enable('some_seq');
+SELECT apikit.audit_enable('apikit.audit_log');
+SELECT apikit.audit_enable('account', exclude_columns => '{no_such}');
+SELECT apikit.audit_enable('account', mask_columns => '{no_such}');
+SELECT apikit.audit_enable('account', '{email}', '{email}');
+SELECT apikit.audit_enable('no_such_table');
+
+SELECT apikit.audit_enable('account', exclude_columns => '{last_seen}',
+						   mask_columns => '{password}');
+-- Enabling again replaces the settings; lists are sorted and de-duplicated.
+SELECT apikit.audit_enable('account', '{last_seen,last_seen}', '{password}');
+SELECT rel, schema_name, table_name, exclude_columns, mask_columns, enabled
+  FROM apikit.audited_tables;
+
+-- INSERT: the whole new row, the key, the masked password as a marker.
+INSERT INTO account (id, email, balance, password, last_seen)
+VALUES (1, 'ann@example.com', 10.50, 'hunter2', now()),
+	   (2, 'bob@example.com', 0, 'letmein', now());
+-- An UPDATE of excluded columns only writes nothing; neither does one that
+-- changes nothing.
+UPDATE account SET last_seen = now() WHERE id = 1;
+UPDATE account SET balance = balance WHERE id = 1;
+-- An UPDATE records the old values of the changed columns and the new row.
+UPDATE account SET balance = 11, last_seen = now() WHERE id = 1;
+-- A masked column's change is recorded, never its value.
+UPDATE account SET password = 'correct horse' WHERE id = 2;
+DELETE FROM account WHERE id = 2;
+SELECT * FROM log;
+
+-- A rolled-back change leaves nothing, also in a subtransaction.
+BEGIN;
+INSERT INTO account (id) VALUES (3);
+SAVEPOINT s;
+INSERT INTO account (id) VALUES (4);
+ROLLBACK TO s;
+INSERT INTO account (id) VALUES (5);
+ROLLBACK;
+SELECT count(*) AS after_rollback FROM apikit.audit_log WHERE row_key->>'id' IN ('3', '4', '5');
+
+-- Context columns.
+SELECT DISTINCT op, ts <= statement_timestamp() AS ts_before_now,
+	   xid IS NOT NULL AS has_xid, relid = 'account'::regclass AS relid_ok,
+	   application_name, client_addr, statement, length(row_hash) AS hash_len
+  FROM apikit.audit_log ORDER BY op;
+-- One transaction, one xid.
+BEGIN;
+UPDATE account SET email = 'ann@example.org' WHERE id = 1;
+UPDATE account SET email = 'ann@example.net' WHERE id = 1;
+COMMIT;
+SELECT count(DISTINCT xid) AS xids, count(DISTINCT ts) AS statement_times
+  FROM (SELECT xid, ts FROM apikit.audit_log ORDER BY id DESC LIMIT 2) last_two;
+
+-- apikit.audit_statement records the client's statement (superusers only).
+SET apikit.audit_statement = on;
+UPDATE account SET balance = 12 WHERE id = 1;
+RESET apikit.audit_statement;
+SELECT statement FROM apikit.audit_log ORDER BY id DESC LIMIT 1;
+
+-- Actors: apikit.actor, then the sub claim, then session_user.
+BEGIN;
+SET LOCAL apikit.actor = 'support-agent-7';
+UPDATE account SET balance = 13 WHERE id = 1;
+COMMIT;
+-- PostgREST's request: it switches role and sets the claims per transaction.
+CREATE ROLE regress_audit_web NOLOGIN;
+GRANT SELECT, INSERT, UPDATE, DELETE ON account TO regress_audit_web;
+BEGIN;
+SELECT set_config('role', 'regress_audit_web', true),
+	   set_config('request.jwt.claims', '{"sub":"user-42","role":"regress_audit_web","exp":1999999999}', true),
+	   set_config('request.method', 'PATCH', true),
+	   set_config('request.path', '/account', true) \gset
+UPDATE account SET balance = 14 WHERE id = 1;
+COMMIT;
+-- A numeric sub; claims without sub; PostgREST before version 10.
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":1234}', true) \gset
+UPDATE account SET balance = 15 WHERE id = 1;
+SELECT set_config('request.jwt.claims', '{"role":"anon"}', true) \gset
+UPDATE account SET balance = 16 WHERE id = 1;
+SELECT set_config('request.jwt.claims', '', true),
+	   set_config('request.jwt.claim.sub', 'legacy-user', true) \gset
+UPDATE account SET balance = 17 WHERE id = 1;
+COMMIT;
+SELECT actor, db_user, new_row->>'balance' AS balance
+  FROM apikit.audit_log WHERE op = 'UPDATE' AND changed_columns = '{balance}' ORDER BY id DESC LIMIT 5;
+-- Claims that are not JSON are an error, not an unattributed change.
+BEGIN;
+SELECT set_config('request.jwt.claims', 'not json', true) \gset
+UPDATE account SET balance = 18 WHERE id = 1;
+ROLLBACK;
+
+-- TRUNCATE writes one row.
+CREATE TABLE scratch (id int PRIMARY KEY, v text);
+SELECT apikit.audit_enable('scratch');
+INSERT INTO scratch SELECT g, 'v' || g FROM generate_series(1, 3) g;
+TRUNCATE scratch;
+SELECT op, table_name, row_key, old_row, new_row FROM log WHERE table_name = 'scratch';
+
+-- A table without a key logs the whole row as its key; REPLICA IDENTITY
+-- USING INDEX chooses another key.
+CREATE TABLE events (kind text, payload jsonb);
+SELECT apikit.audit_enable('events');
+INSERT INTO events VALUES ('login', '{"ip": "192.0.2.1"}');
+UPDATE events SET payload = '{"ip": "192.0.2.2"}';
+CREATE TABLE members (id int PRIMARY KEY, handle text NOT NULL UNIQUE, name text);
+ALTER TABLE members REPLICA IDENTITY USING INDEX members_handle_key;
+SELECT apikit.audit_enable('members');
+INSERT INTO members VALUES (1, 'ann', 'Ann');
+SELECT op, table_name, row_key FROM log WHERE table_name IN ('events', 'members');
+
+-- Partitioned tables: enabled on the parent, logged under its name, for
+-- existing and later partitions, also when a partition is written directly.
+CREATE TABLE orders (id int, region text, total numeric, PRIMARY KEY (id, region))
+	PARTITION BY LIST (region);
+CREATE TABLE orders_eu PARTITION OF orders FOR VALUES IN ('eu');
+SELECT apikit.audit_enable('orders');
+CREATE TABLE orders_us PARTITION OF orders FOR VALUES IN ('us');
+INSERT INTO orders VALUES (1, 'eu', 10), (2, 'us', 20);
+INSERT INTO orders_us VALUES (3, 'us', 30);
+UPDATE orders SET total = 11 WHERE id = 1;
+SELECT op, relid = 'orders'::regclass AS parent_relid, table_name, row_key, changed_columns
+  FROM apikit.audit_log WHERE table_name LIKE 'orders%' ORDER BY id;
+SELECT apikit.audit_enable('orders_us');
+SELECT rel FROM apikit.audited_tables WHERE rel::text LIKE 'orders%';
+
+-- Every type with a jsonb conversion; NaN, arrays, composites, TOAST.
+CREATE TYPE mood AS ENUM ('sad', 'happy');
+CREATE TYPE pair AS (a int, b text);
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+CREATE TABLE typed (
+	id bigint PRIMARY KEY, s smallint, n numeric, f float8, b bool, u uuid, d date,
+	ts timestamptz, iv interval, ba bytea, arr int[], j json, m mood, p pair,
+	pos positive, pt point, vc varchar(10), big text);
+SELECT apikit.audit_enable('typed');
+INSERT INTO typed VALUES (1, -3, 'NaN', 1.5, true, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+	'2026-01-02', '2026-01-02 03:04:05+00', '1 day 2 hours', '\x00ff', '{1,2,NULL}',
+	'{"nested": [1, {"x": null}]}', 'happy', ROW(1, 'one'), 7, '(1,2)', 'short',
+	repeat('long text ', 20000));
+SELECT jsonb_pretty(new_row - 'big') AS new_row, length(new_row->>'big') AS big_len
+  FROM apikit.audit_log WHERE table_name = 'typed';
+-- An UPDATE that leaves the TOASTed value alone does not count it changed.
+UPDATE typed SET s = 4 WHERE id = 1;
+UPDATE typed SET big = big || '!' WHERE id = 1;
+SELECT changed_columns, old_row ? 'big' AS old_has_big FROM log WHERE table_name = 'typed' AND op = 'UPDATE';
+
+-- History and the row at a time.
+SELECT op, changed_columns, new_row->>'balance' AS balance
+  FROM apikit.audit_history('account', '{"id": 1}');
+SELECT count(*) AS history_of_deleted FROM apikit.audit_history('account', '{"id": 2}');
+SELECT apikit.audit_row_at('account', '{"id": 2}', ts - interval '1 second') AS before_insert,
+	   apikit.audit_row_at('account', '{"id": 2}', ts)->>'email' AS at_insert
+  FROM apikit.audit_log WHERE table_name = 'account' AND row_key = '{"id": 2}' AND op = 'INSERT';
+SELECT apikit.audit_row_at('account', '{"id": 2}', ts) AS after_delete
+  FROM apikit.audit_log WHERE table_name = 'account' AND row_key = '{"id": 2}' AND op = 'DELETE';
+SELECT apikit.audit_row_at('account', '{"id": 1}', now())->>'balance' AS balance_now;
+SELECT apikit.audit_row_at('scratch', '{"id": 1}', ts - interval '1 microsecond')->>'v' AS before_truncate,
+	   apikit.audit_row_at('scratch', '{"id": 1}', ts) AS after_truncate
+  FROM apikit.audit_log WHERE table_name = 'scratch' AND op = 'TRUNCATE';
+SELECT count(*) AS history_without_key
+  FROM apikit.audit_history('events', '{"kind": "login", "payload": {"ip": "192.0.2.1"}}');
+SELECT apikit.audit_history('account', '[1]');
+SELECT apikit.audit_history('account', '{"account_id": 1}');
+SELECT apikit.audit_history('orders', '{"id": 1}');
+SELECT apikit.audit_row_at('account', '{"id": 1}', NULL);
+
+-- Sealing, the digest and verification.
+SELECT apikit.audit_digest() IS NULL AS nothing_sealed_yet;
+SELECT apikit.audit_seal() = (SELECT count(*) FROM apikit.audit_log) AS sealed_everything;
+SELECT apikit.audit_seal() AS sealed_again;
+SELECT block_id, first_id, row_count, purged_at FROM apikit.audit_seals;
+SELECT apikit.audit_digest() ~ '^1:[0-9a-f]{64}$' AS digest_format;
+SELECT apikit.audit_digest() AS digest1 \gset
+SELECT * FROM apikit.audit_verify();
+SELECT * FROM apikit.audit_verify(:'digest1');
+SELECT * FROM apikit.audit_verify('1:' || repeat('0', 64));
+SELECT * FROM apikit.audit_verify('7:' || repeat('0', 64));
+SELECT * FROM apikit.audit_verify('not a digest');
+
+-- New rows go into the next block, chained to the first.
+INSERT INTO scratch VALUES (10, 'ten');
+SELECT apikit.audit_seal() AS sealed;
+SELECT block_id, first_id = (SELECT last_id + 1 FROM apikit.audit_seals WHERE block_id = 1) AS contiguous,
+	   row_count FROM apikit.audit_seals WHERE block_id = 2;
+SELECT ok, blocks_checked FROM apikit.audit_verify(:'digest1');
+
+-- A superuser's change to a sealed row is found: a value, a row_hash, a
+-- deleted row, an inserted row, a rewritten seal.
+BEGIN;
+UPDATE apikit.audit_log SET actor = 'someone else' WHERE id = 3;
+SELECT * FROM apikit.audit_verify();
+ROLLBACK;
+BEGIN;
+UPDATE apikit.audit_log SET new_row = jsonb_set(new_row, '{balance}', '1000') WHERE id = 1;
+SELECT * FROM apikit.audit_verify();
+ROLLBACK;
+BEGIN;
+UPDATE apikit.audit_log SET row_hash = (SELECT row_hash FROM apikit.audit_log WHERE id = 1) WHERE id = 2;
+SELECT ok, first_bad_block, first_bad_id FROM apikit.audit_verify();
+ROLLBACK;
+BEGIN;
+DELETE FROM apikit.audit_log WHERE id = 2;
+SELECT * FROM apikit.audit_verify();
+ROLLBACK;
+BEGIN;
+INSERT INTO apikit.audit_log SELECT * FROM apikit.audit_log WHERE id = 1 ON CONFLICT DO NOTHING;
+UPDATE apikit.audit_log SET id = -id WHERE id = 1;
+SELECT ok, detail FROM apikit.audit_verify();
+ROLLBACK;
+BEGIN;
+UPDATE apikit.audit_seals SET digest = '\x00' WHERE block_id = 1;
+SELECT ok, first_bad_block, detail FROM apikit.audit_verify();
+ROLLBACK;
+BEGIN;
+DELETE FROM apikit.audit_seals WHERE block_id = 2;
+SELECT ok FROM apikit.audit_verify() AS without_digest;
+SELECT apikit.audit_digest() = :'digest1' AS digest_went_back;
+ROLLBACK;
+-- Unsealed rows are checked against their own hash.
+INSERT INTO scratch VALUES (11, 'eleven');
+BEGIN;
+UPDATE apikit.audit_log SET new_row = '{"id": 11, "v": "twelve"}' WHERE id = (SELECT max(id) FROM apikit.audit_log);
+SELECT ok, first_bad_block, first_bad_id IS NOT NULL AS has_bad_id, detail LIKE '%does not match its row_hash%' AS detail_ok
+  FROM apikit.audit_verify();
+ROLLBACK;
+
+-- Redaction: values become markers, the key and the facts stay, and the
+-- log still verifies.
+SELECT apikit.audit_redact('account', '{"id": 2}') AS redacted_rows;
+SELECT op, row_key, new_row->'email' AS email, old_row->'email' AS old_email, changed_columns
+  FROM apikit.audit_log WHERE table_name = 'account' AND row_key = '{"id": 2}' ORDER BY id;
+SELECT ok, blocks_checked FROM apikit.audit_verify(:'digest1');
+SELECT apikit.audit_redact('account', '{"id": 2}') AS redacted_again;
+-- Only some columns.
+SELECT apikit.audit_redact('account', '{"id": 1}', '{email}') AS redacted_email;
+SELECT DISTINCT new_row->'email' ? '$apikit_redacted' AS email_redacted,
+	   new_row->>'balance' IS NOT NULL AS balance_kept
+  FROM apikit.audit_log WHERE table_name = 'account' AND row_key = '{"id": 1}' AND new_row IS NOT NULL;
+-- A table without a key: the key (the whole row) is redacted too.
+SELECT apikit.audit_redact('events', '{"kind": "login", "payload": {"ip": "192.0.2.1"}}') AS redacted_events;
+SELECT row_key ? 'payload' AS has_payload, row_key->'payload' ? '$apikit_redacted' AS payload_redacted
+  FROM apikit.audit_log WHERE table_name = 'events' AND op = 'INSERT';
+-- A statement can hold any value: every redaction of its row redacts it.
+SELECT statement LIKE '$apikit_redacted:%' AS statement_redacted
+  FROM apikit.audit_log WHERE statement IS NOT NULL;
+SELECT ok FROM apikit.audit_verify(:'digest1');
+SELECT apikit.audit_redact('account', '"x"');
+
+-- Purge drops whole sealed blocks older than the interval; the chain
+-- through them still verifies.
+SELECT apikit.audit_purge('1 hour') AS purged_none;
+SELECT apikit.audit_seal() > 0 AS sealed_rest;
+BEGIN;
+CREATE TEMP TABLE purged_copy AS SELECT * FROM apikit.audit_log WHERE id = 1;
+SELECT apikit.audit_purge('0 seconds') = (SELECT count(*) FROM apikit.audit_log) AS purged_all;
+SELECT block_id, purged_at IS NOT NULL AS purged FROM apikit.audit_seals ORDER BY block_id;
+SELECT count(*) AS rows_left FROM apikit.audit_log;
+SELECT * FROM apikit.audit_verify(:'digest1');
+-- A row put back into a purged block is found.
+INSERT INTO apikit.audit_log SELECT * FROM purged_copy;
+SELECT ok, first_bad_block, first_bad_id, detail FROM apikit.audit_verify(:'digest1');
+ROLLBACK;
+SELECT apikit.audit_purge('-1 day');
+
+-- Settings: apikit.audit_enabled off writes nothing (superusers only).
+SET apikit.audit_enabled = off;
+INSERT INTO scratch VALUES (20, 'not audited');
+RESET apikit.audit_enabled;
+SELECT count(*) AS unaudited FROM apikit.audit_log WHERE row_key = '{"id": 20}';
+
+-- Privileges.  The log: auditors read it; nobody else does; nobody but a
+-- superuser changes it.
+CREATE ROLE regress_audit_reader;
+CREATE ROLE regress_audit_nobody;
+GRANT apikit_auditor TO regress_audit_reader;
+SET ROLE regress_audit_nobody;
+SELECT count(*) FROM apikit.audit_log;
+SELECT count(*) FROM apikit.audit_seals;
+SELECT * FROM apikit.audit_verify();
+SELECT * FROM apikit.audit_history('account', '{"id": 1}');
+SET apikit.audit_enabled = off;
+SET apikit.audit_statement = on;
+SELECT apikit.audit_seal();
+SELECT apikit.audit_purge('1 day');
+SELECT apikit.audit_redact('account', '{"id": 1}');
+RESET ROLE;
+SET ROLE regress_audit_reader;
+SELECT count(*) > 0 AS auditor_reads FROM apikit.audit_log;
+SELECT ok FROM apikit.audit_verify();
+SELECT count(*) > 0 AS auditor_history FROM apikit.audit_history('account', '{"id": 1}');
+SELECT apikit.audit_seal() >= 0 AS auditor_seals;
+UPDATE apikit.audit_log SET actor = 'x';
+DELETE FROM apikit.audit_log;
+INSERT INTO apikit.audit_log (id) VALUES (-1);
+TRUNCATE apikit.audit_log;
+SELECT apikit.audit_purge('1 day');
+RESET ROLE;
+-- A user who changes an audited table needs no privilege on the log.
+SET ROLE regress_audit_web;
+INSERT INTO account (id, email) VALUES (6, 'web@example.com');
+SELECT count(*) FROM apikit.audit_log;
+RESET ROLE;
+SELECT db_user, actor FROM log WHERE table_name = 'account' AND row_key = '{"id": 6}';
+-- The trigger function is only a trigger.
+SELECT apikit.audit_trigger();
+CREATE TRIGGER wrong BEFORE INSERT ON scratch FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger();
+INSERT INTO scratch VALUES (30, 'x');
+DROP TRIGGER wrong ON scratch;
+
+-- A masked column that is renamed stops writes until auditing is set up
+-- again: otherwise its values would be logged in clear.
+ALTER TABLE account RENAME COLUMN password TO passphrase;
+UPDATE account SET passphrase = 'new' WHERE id = 1;
+SELECT apikit.audit_enable('account', '{last_seen}', '{passphrase}');
+UPDATE account SET passphrase = 'new' WHERE id = 1;
+SELECT new_row->>'passphrase' AS passphrase FROM log WHERE table_name = 'account' ORDER BY id DESC LIMIT 1;
+
+-- Disabling stops logging; the rows stay.
+SELECT apikit.audit_disable('scratch');
+SELECT apikit.audit_disable('scratch');
+INSERT INTO scratch VALUES (40, 'after disable');
+SELECT count(*) AS after_disable FROM apikit.audit_log WHERE table_name = 'scratch' AND row_key = '{"id": 40}';
+SELECT rel FROM apikit.audited_tables ORDER BY rel::text;
+
+DROP VIEW account_view;
+DROP TABLE account, scratch, events, members, orders, typed;
+DROP VIEW log;
+DROP TYPE mood, pair;
+DROP DOMAIN positive;
+DROP SEQUENCE some_seq;
+DROP ROLE regress_audit_web, regress_audit_reader, regress_audit_nobody;
+SELECT rel FROM apikit.audited_tables;

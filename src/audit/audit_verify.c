@@ -1,0 +1,311 @@
+/*
+ * audit_verify.c
+ *		apikit.audit_verify(): recomputes every row hash and every block
+ *		digest, and checks the chain against a digest kept outside.
+ *
+ * What it catches, and how:
+ *  - a changed value, anywhere in a row: the row's recomputed hash differs
+ *    from its stored row_hash;
+ *  - a changed row_hash, or a row deleted from or inserted into a sealed
+ *    block: the block's recomputed digest differs from the stored one;
+ *  - a changed or deleted block: the next block's digest (which covers the
+ *    previous digest) no longer matches, block numbers or ID ranges stop
+ *    being contiguous;
+ *  - the whole chain rewritten from some block on, or its latest blocks
+ *    deleted: only a digest kept outside the database can tell, which is
+ *    why apikit.audit_digest() exists; pass it as expected_digest.
+ * Redacted values carry their own hash, so redaction passes.  Purged blocks
+ * keep their seal row: the chain through them still verifies, and any row
+ * left in a purged block's range is reported.
+ *
+ * The log and the seals are read through two cursors in ID order, in one
+ * pass, so memory stays flat however long the log is.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "audit.h"
+
+PG_FUNCTION_INFO_V1(apikit_audit_verify);
+
+#define FETCH_ROWS 1000
+
+/* A cursor read one tuple at a time. */
+typedef struct Reader
+{
+	Portal		portal;
+	SPITupleTable *batch;
+	uint64		n;
+	uint64		pos;
+	bool		done;
+} Reader;
+
+static HeapTuple
+reader_next(Reader *r, TupleDesc *desc)
+{
+	if (r->done)
+		return NULL;
+	if (r->batch == NULL || r->pos >= r->n)
+	{
+		if (r->batch)
+			SPI_freetuptable(r->batch);
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(r->portal, true, FETCH_ROWS);
+		r->batch = SPI_tuptable;
+		r->n = SPI_processed;
+		r->pos = 0;
+		if (r->n == 0)
+		{
+			r->done = true;
+			return NULL;
+		}
+	}
+	*desc = r->batch->tupdesc;
+	return r->batch->vals[r->pos++];
+}
+
+static void
+reader_open(Reader *r, const char *query)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\"", query);
+	memset(r, 0, sizeof(*r));
+	r->portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+}
+
+/* The verdict, filled as problems are found; the first one is described. */
+typedef struct Verdict
+{
+	int64		blocks_checked;
+	int64		first_bad_block;	/* 0: none */
+	int64		first_bad_id;	/* 0: none */
+	char	   *detail;
+	MemoryContext cxt;			/* the caller's: outlives SPI_finish() */
+} Verdict;
+
+static void
+bad(Verdict *v, int64 block, int64 id, const char *fmt,...) pg_attribute_printf(4, 5);
+
+static void
+bad(Verdict *v, int64 block, int64 id, const char *fmt,...)
+{
+	if (block > 0 && v->first_bad_block == 0)
+		v->first_bad_block = block;
+	if (id > 0 && v->first_bad_id == 0)
+		v->first_bad_id = id;
+	if (v->detail == NULL)
+	{
+		StringInfoData buf;
+		MemoryContext old = MemoryContextSwitchTo(v->cxt);
+
+		initStringInfo(&buf);
+		for (;;)
+		{
+			va_list		args;
+			int			needed;
+
+			va_start(args, fmt);
+			needed = appendStringInfoVA(&buf, fmt, args);
+			va_end(args);
+			if (needed == 0)
+				break;
+			enlargeStringInfo(&buf, needed);
+		}
+		v->detail = buf.data;
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* Recompute one row's hash; report it if it differs from row_hash. */
+static bool
+check_row(Verdict *v, HeapTuple tup, TupleDesc desc, int64 block, uint8 stored[AUDIT_HASH_LEN])
+{
+	Datum		values[AUDIT_NCOLUMNS];
+	bool		nulls[AUDIT_NCOLUMNS];
+	uint8		computed[AUDIT_HASH_LEN];
+	int64		id;
+	bytea	   *h;
+
+	heap_deform_tuple(tup, desc, values, nulls);
+	id = DatumGetInt64(values[AUDIT_COL_ID]);
+	if (nulls[AUDIT_COL_ROW_HASH] ||
+		VARSIZE_ANY_EXHDR(h = DatumGetByteaPP(values[AUDIT_COL_ROW_HASH])) != AUDIT_HASH_LEN)
+	{
+		memset(stored, 0, AUDIT_HASH_LEN);
+		bad(v, block, id, "audit row %lld has no valid row_hash.", (long long) id);
+		return false;
+	}
+	memcpy(stored, VARDATA_ANY(h), AUDIT_HASH_LEN);
+	apikit_audit_row_hash(values, nulls, computed);
+	if (memcmp(stored, computed, AUDIT_HASH_LEN) != 0)
+	{
+		bad(v, block, id, "audit row %lld does not match its row_hash: a value in it was changed.",
+			(long long) id);
+		return false;
+	}
+	return true;
+}
+
+static int64
+row_id(HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+
+	return DatumGetInt64(heap_getattr(tup, AUDIT_COL_ID + 1, desc, &isnull));
+}
+
+Datum
+apikit_audit_verify(PG_FUNCTION_ARGS)
+{
+	Verdict		v = {0};
+	bool		have_expected = !PG_ARGISNULL(0);
+	int64		expected_block = 0;
+	uint8		expected_digest[AUDIT_HASH_LEN];
+	bool		expected_found = false;
+	Reader		seals,
+				rows;
+	HeapTuple	row;
+	TupleDesc	rowdesc = NULL;
+	HeapTuple	seal;
+	TupleDesc	sealdesc;
+	int64		prev_block = 0;
+	int64		prev_last_id = 0;
+	uint8		prev_digest[AUDIT_HASH_LEN];
+	TupleDesc	resdesc;
+	Datum		result[5];
+	bool		resnulls[5] = {false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	if (have_expected)
+	{
+		char	   *given = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+		if (!audit_digest_parse(given, &expected_block, expected_digest))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid audit digest \"%s\"", given),
+					 errdetail("A digest is a block number, a colon and 64 hexadecimal digits, as apikit.audit_digest() returns it.")));
+	}
+
+	v.cxt = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	reader_open(&seals, "SELECT block_id, first_id, last_id, row_count, digest, purged_at IS NOT NULL "
+				"FROM apikit.audit_seals ORDER BY block_id");
+	reader_open(&rows, "SELECT * FROM apikit.audit_log ORDER BY id");
+	row = reader_next(&rows, &rowdesc);
+
+	while ((seal = reader_next(&seals, &sealdesc)) != NULL)
+	{
+		bool		isnull;
+		int64		block = DatumGetInt64(heap_getattr(seal, 1, sealdesc, &isnull));
+		int64		first_id = DatumGetInt64(heap_getattr(seal, 2, sealdesc, &isnull));
+		int64		last_id = DatumGetInt64(heap_getattr(seal, 3, sealdesc, &isnull));
+		int64		row_count = DatumGetInt64(heap_getattr(seal, 4, sealdesc, &isnull));
+		bytea	   *dg = DatumGetByteaPP(heap_getattr(seal, 5, sealdesc, &isnull));
+		bool		purged = DatumGetBool(heap_getattr(seal, 6, sealdesc, &isnull));
+		uint8		stored_digest[AUDIT_HASH_LEN] = {0};
+
+		v.blocks_checked++;
+		if (VARSIZE_ANY_EXHDR(dg) == AUDIT_HASH_LEN)
+			memcpy(stored_digest, VARDATA_ANY(dg), AUDIT_HASH_LEN);
+		else
+			bad(&v, block, 0, "block %lld has no valid digest.", (long long) block);
+		if (block != prev_block + 1)
+			bad(&v, block, 0, "block %lld follows block %lld: the blocks in between are missing.",
+				(long long) block, (long long) prev_block);
+		if (first_id != prev_last_id + 1 || last_id < first_id)
+			bad(&v, block, 0, "block %lld covers IDs %lld to %lld, but the previous block ended at %lld.",
+				(long long) block, (long long) first_id, (long long) last_id,
+				(long long) prev_last_id);
+
+		if (purged)
+		{
+			/* The digest is taken as stored; the next block's digest covers it. */
+			while (row && row_id(row, rowdesc) <= last_id)
+			{
+				bad(&v, block, row_id(row, rowdesc),
+					"audit row %lld is in purged block %lld.",
+					(long long) row_id(row, rowdesc), (long long) block);
+				row = reader_next(&rows, &rowdesc);
+			}
+		}
+		else
+		{
+			uint8		computed[AUDIT_HASH_LEN];
+			int64		count = 0;
+
+			apikit_audit_block_begin(block, block > 1 ? prev_digest : NULL);
+			while (row && row_id(row, rowdesc) <= last_id)
+			{
+				uint8		stored[AUDIT_HASH_LEN];
+				int64		id = row_id(row, rowdesc);
+
+				if (id < first_id)
+					bad(&v, block, id, "audit row %lld lies before block %lld and in no block.",
+						(long long) id, (long long) block);
+				check_row(&v, row, rowdesc, block, stored);
+				apikit_audit_block_add(id, stored);
+				count++;
+				row = reader_next(&rows, &rowdesc);
+			}
+			apikit_audit_block_end(first_id, last_id, count, computed);
+			if (count != row_count)
+				bad(&v, block, 0, "block %lld was sealed with %lld rows, but %lld are there.",
+					(long long) block, (long long) row_count, (long long) count);
+			else if (memcmp(computed, stored_digest, AUDIT_HASH_LEN) != 0)
+				bad(&v, block, 0, "block %lld does not match its digest: a row_hash, a row ID or an earlier block was changed.",
+					(long long) block);
+		}
+
+		if (have_expected && block == expected_block)
+		{
+			expected_found = true;
+			if (memcmp(stored_digest, expected_digest, AUDIT_HASH_LEN) != 0)
+				bad(&v, block, 0, "block %lld does not have the expected digest: the chain was rewritten up to it.",
+					(long long) block);
+		}
+
+		memcpy(prev_digest, stored_digest, AUDIT_HASH_LEN);
+		prev_block = block;
+		prev_last_id = last_id;
+	}
+
+	/* Rows not sealed yet: each must still match its own hash. */
+	for (; row; row = reader_next(&rows, &rowdesc))
+	{
+		uint8		stored[AUDIT_HASH_LEN];
+
+		check_row(&v, row, rowdesc, 0, stored);
+	}
+
+	if (have_expected && !expected_found)
+		bad(&v, 0, 0, "block %lld of the expected digest is not in apikit.audit_seals: the chain was truncated, or the digest comes from another database.",
+			(long long) expected_block);
+
+	SPI_finish();
+
+	result[0] = BoolGetDatum(v.detail == NULL);
+	result[1] = Int64GetDatum(v.blocks_checked);
+	result[2] = Int64GetDatum(v.first_bad_block);
+	resnulls[2] = v.first_bad_block == 0;
+	result[3] = Int64GetDatum(v.first_bad_id);
+	resnulls[3] = v.first_bad_id == 0;
+	if (v.detail)
+		result[4] = CStringGetTextDatum(v.detail);
+	else
+		resnulls[4] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(resdesc), result, resnulls)));
+}

@@ -1,0 +1,415 @@
+-- Audit logging: C triggers write apikit.audit_log in the changing
+-- transaction; sealing chains committed rows into tamper-evident blocks.
+
+-- Auditors read the log.  Roles belong to the cluster, not the database:
+-- the role may exist already (apikit in another database, a restore), and
+-- two databases may create the extension at the same moment.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'apikit_auditor') THEN
+		CREATE ROLE apikit_auditor NOLOGIN;
+	END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+	NULL;
+END
+$$;
+
+-- CACHE 1 (the default) matters: sealing reads the sequence's last value
+-- as the highest ID handed out (see audit_seal.c).
+CREATE SEQUENCE apikit.audit_log_id_seq CACHE 1;
+
+CREATE TABLE apikit.audit_log (
+	id bigint PRIMARY KEY,
+	ts timestamptz NOT NULL,
+	xid xid8 NOT NULL,
+	op text NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')),
+	relid oid NOT NULL,
+	schema_name name NOT NULL,
+	table_name name NOT NULL,
+	row_key jsonb,
+	old_row jsonb,
+	new_row jsonb,
+	changed_columns text[],
+	actor text,
+	db_user name NOT NULL,
+	application_name text,
+	client_addr inet,
+	statement text,
+	row_hash bytea NOT NULL
+);
+
+ALTER SEQUENCE apikit.audit_log_id_seq OWNED BY apikit.audit_log.id;
+
+COMMENT ON TABLE apikit.audit_log IS
+	'One row per audited row change (and per TRUNCATE), written by apikit.audit_trigger() in the same transaction';
+
+-- Time ranges: a BRIN index is tiny and rows arrive in time order.
+CREATE INDEX audit_log_ts ON apikit.audit_log USING brin (ts);
+-- One row's history: a hash index, because a table without a key logs its
+-- whole row as row_key, which can outgrow a btree entry.
+CREATE INDEX audit_log_row_key ON apikit.audit_log USING hash (row_key);
+-- TRUNCATEs end every row's life; audit_row_at() looks them up here.
+CREATE INDEX audit_log_truncates ON apikit.audit_log (table_name, schema_name, id)
+	WHERE op = 'TRUNCATE';
+
+CREATE TABLE apikit.audit_seals (
+	block_id bigint PRIMARY KEY,
+	first_id bigint NOT NULL,
+	last_id bigint NOT NULL,
+	row_count bigint NOT NULL,
+	digest bytea NOT NULL,
+	sealed_at timestamptz NOT NULL,
+	purged_at timestamptz,
+	CHECK (last_id >= first_id AND row_count >= 0)
+);
+
+COMMENT ON TABLE apikit.audit_seals IS
+	'Blocks of sealed audit rows: each digest covers its rows'' hashes and the previous block''s digest';
+
+-- Where the last audit_seal() call left off when writers were still
+-- running (see audit_seal.c).  Not dumped: transaction IDs mean nothing in
+-- another cluster.
+CREATE TABLE apikit.audit_seal_pending (
+	horizon_id bigint NOT NULL,
+	horizon_xid xid8 NOT NULL
+);
+
+-- pg_dump keeps the log, the seals and the sequence's position.
+SELECT pg_catalog.pg_extension_config_dump('apikit.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('apikit.audit_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('apikit.audit_seals', '');
+
+-- Only the trigger writes the log, and only superusers change it.
+REVOKE ALL ON apikit.audit_log, apikit.audit_seals, apikit.audit_seal_pending,
+	apikit.audit_log_id_seq FROM PUBLIC;
+GRANT SELECT ON apikit.audit_log, apikit.audit_seals TO apikit_auditor;
+
+CREATE FUNCTION apikit.audit_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'apikit_audit_trigger'
+LANGUAGE C;
+
+COMMENT ON FUNCTION apikit.audit_trigger() IS
+	'The audit trigger; create it with apikit.audit_enable()';
+
+CREATE FUNCTION apikit.audit_trigger_args(tgargs bytea)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'apikit_audit_trigger_args'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION apikit.audit_trigger_args(bytea) IS
+	'Internal: pg_trigger.tgargs as an array';
+
+CREATE FUNCTION apikit.audit_enable(
+	rel regclass,
+	exclude_columns text[] DEFAULT '{}',
+	mask_columns text[] DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cls record;
+	col text;
+	parent regclass;
+BEGIN
+	IF rel IS NULL THEN
+		RAISE EXCEPTION 'rel must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	exclude_columns := ARRAY(SELECT DISTINCT unnest(coalesce(exclude_columns, '{}')) ORDER BY 1);
+	mask_columns := ARRAY(SELECT DISTINCT unnest(coalesce(mask_columns, '{}')) ORDER BY 1);
+
+	SELECT c.relkind, c.relispartition, n.nspname
+	  INTO cls
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = rel;
+
+	IF cls.nspname IN ('pg_catalog', 'information_schema', 'pg_toast') THEN
+		RAISE EXCEPTION '"%" is a system catalog', rel
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'System catalogs cannot be audited with triggers.';
+	END IF;
+	IF cls.nspname = 'apikit' THEN
+		RAISE EXCEPTION '"%" belongs to apikit and cannot be audited', rel
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Auditing the audit log would record every row it records.';
+	END IF;
+	IF cls.relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '"%" is not a table', rel
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('Only tables and partitioned tables can be audited; "%s" is %s.', rel,
+					CASE cls.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
+						WHEN 'f' THEN 'a foreign table' WHEN 'S' THEN 'a sequence'
+						WHEN 'i' THEN 'an index' WHEN 'I' THEN 'an index'
+						WHEN 'c' THEN 'a composite type' ELSE 'not a table' END),
+				  HINT = CASE WHEN cls.relkind IN ('v', 'm') THEN 'Audit the tables it reads.'
+							  ELSE 'Pass a table or a partitioned table.' END;
+	END IF;
+
+	FOREACH col IN ARRAY exclude_columns || mask_columns LOOP
+		IF NOT EXISTS (SELECT FROM pg_attribute
+					   WHERE attrelid = rel AND attname = col AND attnum > 0 AND NOT attisdropped) THEN
+			RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, rel
+				USING ERRCODE = 'undefined_column',
+					  HINT = 'exclude_columns and mask_columns name columns of the audited table.';
+		END IF;
+	END LOOP;
+	IF exclude_columns && mask_columns THEN
+		RAISE EXCEPTION 'a column cannot be both excluded and masked'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('Listed in both: %s.',
+					array_to_string(ARRAY(SELECT unnest(exclude_columns) INTERSECT
+										  SELECT unnest(mask_columns) ORDER BY 1), ', '));
+	END IF;
+
+	IF cls.relispartition THEN
+		SELECT t.tgrelid::regclass INTO parent
+		  FROM pg_trigger t
+		 WHERE t.tgrelid IN (SELECT relid FROM pg_partition_ancestors(rel) WHERE relid <> rel)
+		   AND t.tgname = 'apikit_audit' AND t.tgparentid = 0
+		 LIMIT 1;
+		IF parent IS NOT NULL THEN
+			RAISE EXCEPTION 'table "%" is audited through its partitioned table "%"', rel, parent
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = format('Change the auditing of "%s" instead.', parent);
+		END IF;
+	END IF;
+
+	EXECUTE format('CREATE OR REPLACE TRIGGER apikit_audit '
+				   'AFTER INSERT OR UPDATE OR DELETE ON %s '
+				   'FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger(%L, %L)',
+				   rel, exclude_columns, mask_columns);
+	EXECUTE format('CREATE OR REPLACE TRIGGER apikit_audit_truncate '
+				   'AFTER TRUNCATE ON %s '
+				   'FOR EACH STATEMENT EXECUTE FUNCTION apikit.audit_trigger(%L, %L)',
+				   rel, exclude_columns, mask_columns);
+END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_enable(regclass, text[], text[]) IS
+	'Starts (or reconfigures) auditing of a table: every INSERT, UPDATE, DELETE and TRUNCATE is logged';
+
+CREATE FUNCTION apikit.audit_disable(rel regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_trigger
+				   WHERE tgrelid = rel AND tgname IN ('apikit_audit', 'apikit_audit_truncate')) THEN
+		RAISE NOTICE 'table "%" is not audited, skipping', rel;
+		RETURN;
+	END IF;
+	EXECUTE format('DROP TRIGGER IF EXISTS apikit_audit ON %s', rel);
+	EXECUTE format('DROP TRIGGER IF EXISTS apikit_audit_truncate ON %s', rel);
+END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_disable(regclass) IS
+	'Stops auditing a table; its rows stay in the log';
+
+CREATE VIEW apikit.audited_tables AS
+SELECT t.tgrelid::regclass AS rel,
+	   n.nspname AS schema_name,
+	   c.relname AS table_name,
+	   coalesce((apikit.audit_trigger_args(t.tgargs))[1]::text[], '{}') AS exclude_columns,
+	   coalesce((apikit.audit_trigger_args(t.tgargs))[2]::text[], '{}') AS mask_columns,
+	   t.tgenabled <> 'D' AS enabled
+  FROM pg_catalog.pg_trigger t
+  JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE t.tgname = 'apikit_audit'
+   AND t.tgfoid = 'apikit.audit_trigger()'::regprocedure
+   AND t.tgparentid = 0;
+
+COMMENT ON VIEW apikit.audited_tables IS
+	'Tables audited with apikit.audit_enable(), with their excluded and masked columns';
+
+GRANT SELECT ON apikit.audited_tables TO PUBLIC;
+
+-- A key names one row of a table: its key columns (primary key, or the
+-- replica identity a DBA chose), or every column of a table without one.
+CREATE FUNCTION apikit.audit_check_key(rel regclass, key jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	want text[];
+	got text[];
+BEGIN
+	IF rel IS NULL OR key IS NULL THEN
+		RAISE EXCEPTION 'rel and key must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF jsonb_typeof(key) <> 'object' THEN
+		RAISE EXCEPTION 'audit row key must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('The key given is a JSON %s.', jsonb_typeof(key)),
+				  HINT = 'Name the row by its key columns, for example {"id": 42}.';
+	END IF;
+	SELECT array_agg(a.attname::text ORDER BY a.attname)
+	  INTO want
+	  FROM pg_class c
+	  JOIN pg_index i ON i.indrelid = c.oid
+	  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+	 WHERE c.oid = rel
+	   AND CASE c.relreplident WHEN 'd' THEN i.indisprimary
+							   WHEN 'i' THEN i.indisreplident ELSE false END;
+	got := ARRAY(SELECT jsonb_object_keys(key) ORDER BY 1);
+	IF want IS NOT NULL AND got IS DISTINCT FROM want THEN
+		RAISE EXCEPTION 'audit row key does not match the key of "%"', rel
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('The key columns of "%s" are %s; the key given has %s.',
+								  rel, array_to_string(want, ', '),
+								  coalesce(nullif(array_to_string(got, ', '), ''), 'none')),
+				  HINT = format('Pass {%s}.', array_to_string(ARRAY(
+								  SELECT format('"%s": ...', w) FROM unnest(want) w), ', '));
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_check_key(regclass, jsonb) IS
+	'Internal: checks that a key names a row of a table';
+
+CREATE FUNCTION apikit.audit_history(rel regclass, key jsonb)
+RETURNS SETOF apikit.audit_log
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM apikit.audit_check_key(rel, key);
+	RETURN QUERY
+		SELECT l.*
+		  FROM apikit.audit_log l
+		  JOIN pg_class c ON c.oid = rel
+		  JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE l.row_key = key AND l.table_name = c.relname AND l.schema_name = n.nspname
+		 ORDER BY l.id;
+END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_history(regclass, jsonb) IS
+	'Every logged change of one row, oldest first';
+
+CREATE FUNCTION apikit.audit_row_at(rel regclass, key jsonb, at timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	nsp name;
+	relname name;
+	result jsonb;
+BEGIN
+	PERFORM apikit.audit_check_key(rel, key);
+	IF at IS NULL THEN
+		RAISE EXCEPTION 'at must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT n.nspname, c.relname INTO nsp, relname
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+	-- The row's last change up to "at", unless a TRUNCATE came after it.
+	-- Changes to one row are ordered by ID: a writer takes its row ID only
+	-- after the previous writer of that row committed.
+	SELECT CASE WHEN e.op IN ('DELETE', 'TRUNCATE') THEN NULL ELSE e.new_row END
+	  INTO result
+	  FROM (SELECT id, op, new_row FROM apikit.audit_log
+			 WHERE row_key = key AND table_name = relname AND schema_name = nsp AND ts <= at
+			UNION ALL
+			SELECT id, op, NULL FROM apikit.audit_log
+			 WHERE op = 'TRUNCATE' AND table_name = relname AND schema_name = nsp AND ts <= at) e
+	 ORDER BY e.id DESC
+	 LIMIT 1;
+	RETURN result;
+END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_row_at(regclass, jsonb, timestamptz) IS
+	'One row as it was at a time, from the log; null if it did not exist then';
+
+CREATE FUNCTION apikit.audit_seal()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'apikit_audit_seal'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION apikit.audit_seal() IS
+	'Seals committed audit rows into chained blocks; returns the number of rows sealed';
+
+CREATE FUNCTION apikit.audit_digest()
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT block_id || ':' || encode(digest, 'hex')
+	  FROM apikit.audit_seals ORDER BY block_id DESC LIMIT 1
+$$;
+
+COMMENT ON FUNCTION apikit.audit_digest() IS
+	'The latest block''s digest, "<block>:<hex>": keep it outside the database and pass it to audit_verify()';
+
+CREATE FUNCTION apikit.audit_verify(
+	expected_digest text DEFAULT NULL,
+	OUT ok boolean,
+	OUT blocks_checked bigint,
+	OUT first_bad_block bigint,
+	OUT first_bad_id bigint,
+	OUT detail text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'apikit_audit_verify'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION apikit.audit_verify(text) IS
+	'Recomputes every audit row hash and block digest; checks the chain against a digest kept outside';
+
+CREATE FUNCTION apikit.audit_purge(older_than interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cutoff timestamptz;
+	b record;
+	deleted bigint := 0;
+	n bigint;
+BEGIN
+	IF older_than IS NULL OR older_than < interval '0' THEN
+		RAISE EXCEPTION 'older_than must be a positive interval'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	cutoff := now() - older_than;
+	-- Against audit_seal() adding blocks meanwhile.
+	LOCK TABLE apikit.audit_seals IN SHARE ROW EXCLUSIVE MODE;
+	-- Whole blocks, oldest first, while every row in them is old enough.
+	-- Their seal rows stay (marked purged) so the chain still verifies.
+	FOR b IN SELECT block_id, first_id, last_id FROM apikit.audit_seals
+			  WHERE purged_at IS NULL ORDER BY block_id LOOP
+		EXIT WHEN EXISTS (SELECT FROM apikit.audit_log
+						  WHERE id BETWEEN b.first_id AND b.last_id AND ts >= cutoff);
+		DELETE FROM apikit.audit_log WHERE id BETWEEN b.first_id AND b.last_id;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		deleted := deleted + n;
+		UPDATE apikit.audit_seals SET purged_at = now() WHERE block_id = b.block_id;
+	END LOOP;
+	RETURN deleted;
+END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_purge(interval) IS
+	'Deletes sealed blocks of audit rows older than an interval; returns the number of rows deleted';
+
+CREATE FUNCTION apikit.audit_redact(rel regclass, key jsonb, columns text[] DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'apikit_audit_redact'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION apikit.audit_redact(regclass, jsonb, text[]) IS
+	'Replaces one row''s values in the audit log by redaction markers; verification still passes';
+
+REVOKE ALL ON FUNCTION apikit.audit_seal(), apikit.audit_digest(), apikit.audit_verify(text),
+	apikit.audit_history(regclass, jsonb), apikit.audit_row_at(regclass, jsonb, timestamptz),
+	apikit.audit_purge(interval), apikit.audit_redact(regclass, jsonb, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikit.audit_seal(), apikit.audit_digest(), apikit.audit_verify(text),
+	apikit.audit_history(regclass, jsonb), apikit.audit_row_at(regclass, jsonb, timestamptz)
+	TO apikit_auditor;

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Bulk INSERT of BENCH_ROWS rows (default 200,000) into a 10-column table:
+# unaudited, audited by apikit, and audited by the plpgsql to_jsonb trigger
+# of ../shared/research/audit_bench.sh (audit_plpgsql.sql), in the same
+# server, rounds interleaved.  Prints the median time of each and the median
+# of the per-round ratios (the machine's speed drifts between rounds).
+#
+#   test/bench/audit_bulk.sh [PG_CONFIG]      (apikit installed first)
+#   BENCH_ROWS=200000 BENCH_ROUNDS=5          (defaults)
+set -euo pipefail
+pg_config=${1:-pg_config}
+. "$(dirname "$0")/lib.sh"
+rows=${BENCH_ROWS:-200000}
+rounds=${BENCH_ROUNDS:-5}
+
+bench_server_start "$pg_config" "${BENCH_PORT:-54333}" "max_wal_size = 4GB
+checkpoint_timeout = 30min
+apikit.audit_seal_interval = 0"
+
+bench_psql -q -f "$(dirname "$0")/audit_plpgsql.sql"
+bench_psql -q <<'SQL'
+CREATE TABLE items_plain (LIKE items_template INCLUDING ALL);
+CREATE TABLE items_apikit (LIKE items_template INCLUDING ALL);
+CREATE TABLE items_plpgsql (LIKE items_template INCLUDING ALL);
+SELECT apikit.audit_enable('items_apikit');
+CREATE TRIGGER items_audit AFTER INSERT OR UPDATE OR DELETE ON items_plpgsql
+	FOR EACH ROW EXECUTE FUNCTION audit.row_trigger();
+SQL
+
+# Milliseconds the INSERT takes, as the server measures it; every table
+# and log starts empty and vacuumed.
+insert_ms() {
+	bench_psql -q -c "TRUNCATE items_plain, items_apikit, items_plpgsql, audit.log, apikit.audit_log" \
+		-c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+	bench_psql -c "
+		DO \$\$
+		DECLARE t0 timestamptz := clock_timestamp();
+		BEGIN
+			INSERT INTO $1 (a, b, c, d, e, f, g, h, i)
+			SELECT g, g % 1000, 'name ' || g, 'user' || g || '@example.com', g * 1.5,
+				   now(), g % 2 = 0, md5(g::text), 'payload text for row ' || g
+			  FROM generate_series(1, $rows) g;
+			RAISE NOTICE 'ms=%', extract(epoch FROM clock_timestamp() - t0) * 1000;
+		END \$\$;" 2>&1 | sed -nE 's/.*ms=([0-9.]+).*/\1/p'
+}
+
+declare -a plain apikit plpgsql r_apikit r_plpgsql
+for ((i = 0; i < rounds; i++)); do
+	p=$(insert_ms items_plain)
+	a=$(insert_ms items_apikit)
+	l=$(insert_ms items_plpgsql)
+	audited=$(bench_psql -c "SELECT count(*) FROM apikit.audit_log")
+	plain+=("$p"); apikit+=("$a"); plpgsql+=("$l")
+	r_apikit+=("$(awk -v a="$a" -v p="$p" 'BEGIN {printf "%.3f", a / p}')")
+	r_plpgsql+=("$(awk -v a="$a" -v l="$l" 'BEGIN {printf "%.3f", l / a}')")
+	echo "round $((i + 1)): unaudited ${p} ms, apikit ${a} ms, plpgsql ${l} ms (log rows: $audited)"
+done
+
+med() { printf '%s\n' "$@" | median; }
+echo
+echo "bulk INSERT of $rows rows, median of $rounds rounds ($("$pg_config" --version)):"
+echo "  unaudited        $(med "${plain[@]}") ms"
+echo "  apikit           $(med "${apikit[@]}") ms"
+echo "  plpgsql trigger  $(med "${plpgsql[@]}") ms"
+echo "  apikit / unaudited   $(med "${r_apikit[@]}")  (median of per-round ratios; target <= 2.0)"
+echo "  plpgsql / apikit     $(med "${r_plpgsql[@]}")  (median of per-round ratios; target >= 3.0)"
