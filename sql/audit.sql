@@ -5,14 +5,17 @@
 -- tamper detection, purge, redaction, settings, privileges and errors.
 --
 -- IDs, times, transaction IDs and hashes change from run to run; the
--- queries show what is stable and compare the rest.
+-- queries show what is stable and compare the rest.  The user running the
+-- test shows as (session_user).
 --
 SET search_path = public;
 \set SHOW_CONTEXT never
 
 -- What the log shows in this test.
 CREATE VIEW log AS
-SELECT id, op, table_name, row_key, old_row, new_row, changed_columns, actor, db_user
+SELECT id, op, table_name, row_key, old_row, new_row, changed_columns,
+	   CASE WHEN actor = session_user THEN '(session_user)' ELSE actor END AS actor,
+	   CASE WHEN db_user = session_user THEN '(session_user)' ELSE db_user END AS db_user
   FROM apikit.audit_log ORDER BY id;
 
 CREATE TABLE account (
@@ -114,7 +117,7 @@ SELECT set_config('request.jwt.claims', '', true),
 UPDATE account SET balance = 17 WHERE id = 1;
 COMMIT;
 SELECT actor, db_user, new_row->>'balance' AS balance
-  FROM apikit.audit_log WHERE op = 'UPDATE' AND changed_columns = '{balance}' ORDER BY id DESC LIMIT 5;
+  FROM log WHERE op = 'UPDATE' AND changed_columns = '{balance}' ORDER BY id DESC LIMIT 5;
 -- Claims that are not JSON are an error, not an unattributed change.
 BEGIN;
 SELECT set_config('request.jwt.claims', 'not json', true) \gset

@@ -5,7 +5,9 @@
 -- installcheck can run it against any server that preloads apikit.
 --
 SELECT name,
-       "interval" = current_setting('apikit.heartbeat_interval')::interval AS interval_as_set,
+       "interval" = current_setting('apikit.' || CASE name WHEN 'heartbeat' THEN 'heartbeat_interval'
+                                                           WHEN 'audit_seal' THEN 'audit_seal_interval' END)::interval
+         AS interval_as_set,
        failures <= runs AS consistent
 FROM apikit.worker_status();
 
@@ -14,7 +16,7 @@ SELECT datname = current_setting('apikit.database') AS in_apikit_database,
 FROM pg_stat_activity
 WHERE backend_type = 'apikit scheduler';
 
-SELECT w.pid = a.pid AS same_pid
+SELECT DISTINCT w.pid = a.pid AS same_pid
 FROM apikit.worker_status() w
 JOIN pg_stat_activity a ON a.backend_type = 'apikit scheduler';
 

@@ -45,6 +45,7 @@
 #include "utils/hsearch.h"
 #include "utils/inet.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -426,6 +427,13 @@ fast_json_value(Oid typid, Datum value, JsonbValue *v)
 			v->type = jbvBool;
 			v->val.boolean = DatumGetBool(value);
 			return true;
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			v->type = jbvString;
+			v->val.string.val = JsonEncodeDateTime(NULL, value, typid, NULL);
+			v->val.string.len = strlen(v->val.string.val);
+			return true;
 		case TEXTOID:
 		case VARCHAROID:
 			{
@@ -709,12 +717,6 @@ insert_log_row(Relation logrel, HeapTuple tup)
 
 	simple_heap_insert(logrel, tup);
 
-	/* Opening the indexes may deliver an invalidation; then start over. */
-	for (int i = 0; i < log_indexes.n; i++)
-		index_close(index_open(log_indexes.oids[i], RowExclusiveLock), NoLock);
-	if (!log_indexes.valid)
-		build_log_indexes(logrel);
-
 	ExecStoreHeapTuple(tup, log_indexes.slot, false);
 	econtext = log_indexes.estate ? GetPerTupleExprContext(log_indexes.estate) : NULL;
 	for (int i = 0; i < log_indexes.n; i++)
@@ -728,7 +730,8 @@ insert_log_row(Relation logrel, HeapTuple tup)
 			continue;
 		if (log_indexes.predicate[i] && !ExecQual(log_indexes.predicate[i], econtext))
 			continue;
-		index = index_open(log_indexes.oids[i], NoLock);
+		/* The lock on the table keeps the index list valid (see write_log_row). */
+		index = index_open(log_indexes.oids[i], RowExclusiveLock);
 		FormIndexDatum(ii, log_indexes.slot, log_indexes.estate, values, isnull);
 		index_insert(index, values, isnull, &tup->t_self, logrel,
 					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
@@ -753,6 +756,13 @@ write_log_row(AuditRel *ar, int op, Datum row_key, Datum old_row, Datum new_row,
 	int64		id;
 
 	ensure_log_oids();
+
+	/*
+	 * Opening the table takes its lock and applies any invalidation first:
+	 * an index created or dropped since the last row has committed by then
+	 * (both need a lock that conflicts with ours), and the index list is
+	 * rebuilt.
+	 */
 	logrel = table_open(log_oid, RowExclusiveLock);
 	if (!log_indexes.valid)
 		build_log_indexes(logrel);

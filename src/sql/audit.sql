@@ -129,8 +129,11 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'System catalogs cannot be audited with triggers.';
 	END IF;
-	IF cls.nspname = 'apikit' THEN
-		RAISE EXCEPTION '"%" belongs to apikit and cannot be audited', rel
+	IF EXISTS (SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+			   WHERE d.classid = 'pg_class'::regclass AND d.objid = rel
+				 AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+				 AND e.extname = 'apikit') THEN
+		RAISE EXCEPTION '"%" belongs to the apikit extension and cannot be audited', rel
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'Auditing the audit log would record every row it records.';
 	END IF;

@@ -26,6 +26,8 @@ SELECT apikit.audit_enable('items_apikit');
 CREATE TRIGGER items_audit AFTER INSERT OR UPDATE OR DELETE ON items_plpgsql
 	FOR EACH ROW EXECUTE FUNCTION audit.row_trigger();
 SQL
+# For experiments: SQL run once the tables are set up.
+[ -n "${BENCH_EXTRA_SQL:-}" ] && bench_psql -q -c "$BENCH_EXTRA_SQL"
 
 # Milliseconds the INSERT takes, as the server measures it; every table
 # and log starts empty and vacuumed.
@@ -48,8 +50,8 @@ declare -a plain apikit plpgsql r_apikit r_plpgsql
 for ((i = 0; i < rounds; i++)); do
 	p=$(insert_ms items_plain)
 	a=$(insert_ms items_apikit)
-	l=$(insert_ms items_plpgsql)
 	audited=$(bench_psql -c "SELECT count(*) FROM apikit.audit_log")
+	l=$(insert_ms items_plpgsql)
 	plain+=("$p"); apikit+=("$a"); plpgsql+=("$l")
 	r_apikit+=("$(awk -v a="$a" -v p="$p" 'BEGIN {printf "%.3f", a / p}')")
 	r_plpgsql+=("$(awk -v a="$a" -v l="$l" 'BEGIN {printf "%.3f", l / a}')")

@@ -1,0 +1,237 @@
+# Audit logging with real servers: the scheduler seals on its own; a
+# hot standby verifies; pg_dump/pg_restore keeps the log, the seals and the
+# audited tables, and auditing goes on after the restore; a chain cut short
+# by a superuser is caught with the digest kept outside; and after kill -9
+# of a backend, and of the postmaster with all its processes, during
+# concurrent audited writes, the log matches the committed changes exactly.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+my $node = PostgreSQL::Test::Cluster->new('primary');
+$node->init(allows_streaming => 1);
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'apikit'
+apikit.database = 'postgres'
+apikit.audit_seal_interval = 1
+restart_after_crash = on
+max_connections = 30
+log_statement = none
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION apikit;
+CREATE TABLE public.items (id serial PRIMARY KEY, k bigint NOT NULL, v text, secret text);
+CREATE TABLE public.counters (id int PRIMARY KEY, n bigint NOT NULL);
+INSERT INTO counters SELECT g, 0 FROM generate_series(0, 7) g;
+SELECT apikit.audit_enable('items', mask_columns => '{secret}');
+SELECT apikit.audit_enable('counters');
+});
+
+# The log agrees with the tables: every item has exactly one INSERT row and
+# nothing else does; every counter's n is the number of its UPDATE rows and
+# the last one shows it.
+sub log_matches_tables
+{
+	my ($n, $what) = @_;
+	is( $n->safe_psql('postgres', q{
+			SELECT count(*) FROM (
+				(SELECT id FROM items
+				 EXCEPT ALL
+				 SELECT (row_key->>'id')::int FROM apikit.audit_log
+				  WHERE table_name = 'items' AND op = 'INSERT')
+				UNION ALL
+				(SELECT (row_key->>'id')::int FROM apikit.audit_log
+				  WHERE table_name = 'items' AND op = 'INSERT'
+				 EXCEPT ALL
+				 SELECT id FROM items)) diff}),
+		'0', "$what: one INSERT row per committed item, none for others");
+	is( $n->safe_psql('postgres', q{
+			SELECT count(*) FROM counters c
+			 WHERE c.n <> (SELECT count(*) FROM apikit.audit_log l
+						   WHERE l.table_name = 'counters' AND l.op = 'UPDATE'
+							 AND l.row_key = jsonb_build_object('id', c.id))
+				OR (c.n > 0 AND c.n::text <> (SELECT l.new_row->>'n' FROM apikit.audit_log l
+						   WHERE l.table_name = 'counters' AND l.op = 'UPDATE'
+							 AND l.row_key = jsonb_build_object('id', c.id)
+						   ORDER BY l.id DESC LIMIT 1))}),
+		'0', "$what: every counter update is logged, in order");
+}
+
+# pgbench clients: each transaction adds an item and bumps its client's
+# counter.
+my $script = $node->basedir . '/write.sql';
+append_to_file($script, q{
+\set k random(1, 1000000000)
+BEGIN;
+INSERT INTO items (k, v, secret) VALUES (:k, 'item ' || :k, 'pw' || :k);
+UPDATE counters SET n = n + 1 WHERE id = :client_id;
+COMMIT;
+});
+sub pgbench_start
+{
+	my ($n, $seconds) = @_;
+	my ($out, $err);
+	my $h = IPC::Run::start(
+		[ 'pgbench', '-n', '-c', '8', '-j', '2', '-T', $seconds, '-f', $script,
+		  '-h', $n->host, '-p', $n->port, 'dbname=postgres application_name=writer' ],
+		'>', \$out, '2>', \$err);
+	return $h;
+}
+
+# --- sealing by the scheduler, then verification --------------------------
+system_or_bail('pgbench', '-n', '-c', '8', '-j', '2', '-t', '50', '-f', $script,
+	'-h', $node->host, '-p', $node->port, 'postgres');
+log_matches_tables($node, 'after 400 concurrent transactions');
+ok( $node->poll_query_until('postgres', q{
+		SELECT coalesce(max(last_id), 0) >= (SELECT max(id) FROM apikit.audit_log)
+		  FROM apikit.audit_seals}),
+	'the scheduler seals every committed row by itself');
+is($node->safe_psql('postgres',
+		"SELECT runs > 0 AND failures = 0 FROM apikit.worker_status() WHERE name = 'audit_seal'"),
+	't', 'worker_status() shows the seal job running without failures');
+my $digest = $node->safe_psql('postgres', 'SELECT apikit.audit_digest()');
+like($digest, qr/^\d+:[0-9a-f]{64}$/, 'a digest to keep outside');
+is($node->safe_psql('postgres', "SELECT ok FROM apikit.audit_verify('$digest')"),
+	't', 'the log verifies against it');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM apikit.audit_log WHERE new_row->>'secret' <> '[masked]'"),
+	'0', 'no masked value reached the log');
+
+# --- a hot standby verifies the replayed log ------------------------------
+$node->backup('backup');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($node, 'backup', has_streaming => 1);
+$standby->start;
+$node->safe_psql('postgres', "INSERT INTO items (k, v) VALUES (-1, 'before catch-up')");
+$node->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', "SELECT ok FROM apikit.audit_verify('$digest')"),
+	't', 'a standby verifies the log');
+is($standby->safe_psql('postgres',
+		q{SELECT count(*) FROM apikit.audit_history('items', '{"id": 1}')}),
+	'1', 'and reads a row history');
+$standby->stop;
+
+# --- pg_dump / pg_restore --------------------------------------------------
+$node->safe_psql('postgres', 'SELECT apikit.audit_seal()');
+$digest = $node->safe_psql('postgres', 'SELECT apikit.audit_digest()');
+my $rows_before = $node->safe_psql('postgres', 'SELECT count(*) FROM apikit.audit_log');
+my $dump = $node->basedir . '/audit.dump';
+system_or_bail('pg_dump', '-Fc', '-f', $dump, '-h', $node->host, '-p', $node->port, 'postgres');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+my ($rout, $rerr);
+my $rc = IPC::Run::run(['pg_restore', '-d', 'restored', '-h', $node->host, '-p', $node->port, $dump],
+	'>', \$rout, '2>', \$rerr);
+is($rc ? 0 : 1, 0, 'pg_restore succeeds') or diag($rerr);
+is($node->safe_psql('restored', 'SELECT count(*) FROM apikit.audit_log'),
+	$rows_before, 'the restored log has every row');
+is($node->safe_psql('restored', "SELECT ok FROM apikit.audit_verify('$digest')"),
+	't', 'and verifies against the digest taken before the dump');
+is($node->safe_psql('restored',
+		"SELECT string_agg(rel::text || ':' || mask_columns::text, ',' ORDER BY rel::text) FROM apikit.audited_tables"),
+	'counters:{},items:{secret}', 'the same tables are audited, with their settings');
+$node->safe_psql('restored', "UPDATE items SET v = 'after restore', secret = 'x' WHERE id = 1");
+is($node->safe_psql('restored', q{
+		SELECT string_agg(op || ':' || (relid = 'items'::regclass)::text || ':' || (new_row->>'secret'), ',' ORDER BY id)
+		  FROM apikit.audit_history('items', '{"id": 1}')}),
+	'INSERT:false:[masked],UPDATE:true:[masked]',
+	'auditing goes on after the restore, and the history spans it (by name: OIDs changed)');
+is($node->safe_psql('restored',
+		'SELECT min(id) > ' . $rows_before . ' FROM apikit.audit_log WHERE ts > now() - interval \'1 minute\' AND relid = \'items\'::regclass'),
+	't', 'new rows continue the restored ID sequence');
+is($node->safe_psql('restored', 'SELECT apikit.audit_seal() >= 1'), 't', 'new rows are sealed');
+is($node->safe_psql('restored', "SELECT ok FROM apikit.audit_verify('$digest')"),
+	't', 'onto the restored chain');
+
+# --- a chain cut short by a superuser --------------------------------------
+# A superuser who deletes a row, its audit rows and their block leaves a
+# chain that is consistent in itself: only the digest kept outside shows
+# what is missing.
+$node->safe_psql('postgres', "INSERT INTO items (k, v) VALUES (-2, 'to be hidden')");
+$node->safe_psql('postgres', 'SELECT apikit.audit_seal()');
+my $latest = $node->safe_psql('postgres', 'SELECT apikit.audit_digest()');
+$node->safe_psql('postgres', q{
+BEGIN;
+DELETE FROM items WHERE k = -2;
+DELETE FROM apikit.audit_log
+ WHERE id >= (SELECT first_id FROM apikit.audit_seals ORDER BY block_id DESC LIMIT 1);
+DELETE FROM apikit.audit_seals WHERE block_id = (SELECT max(block_id) FROM apikit.audit_seals);
+COMMIT;
+});
+is($node->safe_psql('postgres', 'SELECT ok FROM apikit.audit_verify()'),
+	't', 'a cut-short chain is consistent in itself');
+like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM apikit.audit_verify('$latest')"),
+	qr/^false block \d+ of the expected digest is not in apikit\.audit_seals/,
+	'but not with the digest kept outside');
+$node->safe_psql('postgres', 'DROP DATABASE restored');
+
+# --- kill -9 of a backend during audited writes ---------------------------
+my $items = $node->safe_psql('postgres', 'SELECT count(*) FROM items');
+my $offset = -s $node->logfile;
+my $bench = pgbench_start($node, 20);
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) >= 4 FROM pg_stat_activity WHERE application_name = 'writer'}),
+	'writers are running');
+sleep 2;
+my $victim = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE application_name = 'writer' LIMIT 1});
+kill 'KILL', $victim;
+$bench->finish;
+ok($node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset),
+	'the server restarts after a backend was killed');
+ok($node->poll_query_until('postgres', 'SELECT true'), 'and recovers');
+cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM items'), '>', $items + 100,
+	'writers committed work before the crash');
+log_matches_tables($node, 'after kill -9 of a backend');
+$items = $node->safe_psql('postgres', 'SELECT count(*) FROM items');
+is($node->safe_psql('postgres', 'SELECT apikit.audit_seal() >= 0'), 't', 'sealing goes on');
+is($node->safe_psql('postgres', "SELECT ok FROM apikit.audit_verify()"),
+	't', 'the log verifies after the crash');
+
+# --- kill -9 of the postmaster and every process (last: see the end) -------
+$bench = pgbench_start($node, 20);
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) >= 4 FROM pg_stat_activity WHERE application_name = 'writer'}),
+	'writers are running again');
+sleep 2;
+my ($pm) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
+my @children = split /\s+/, `pgrep -P $pm`;
+kill 'KILL', $pm, grep { /^\d+$/ } @children;
+$bench->finish;
+
+# Like a machine that lost power: no process is left.  A killed process
+# whose parent died may stay a zombie where nothing reaps it (a container
+# without an init); it holds nothing, but its PID makes postmaster.pid look
+# alive, so the lock files go, as an operator would remove them.
+sub running
+{
+	my ($p) = @_;
+	return 0 unless -r "/proc/$p/stat";
+	my $stat = eval { slurp_file("/proc/$p/stat") } // '';
+	return $stat !~ /^\d+ \(.*\) [ZX] /;
+}
+for (1 .. 300)
+{
+	last unless grep { running($_) } $pm, @children;
+	select(undef, undef, undef, 0.1);
+}
+ok(!(grep { running($_) } $pm, @children), 'the postmaster and all its processes are gone');
+unlink $node->data_dir . '/postmaster.pid', $node->host . '/.s.PGSQL.' . $node->port . '.lock';
+$node->{_pid} = undef;
+$node->start;
+cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM items'), '>', $items + 100,
+	'writers committed work before the postmaster died');
+log_matches_tables($node, 'after kill -9 of the postmaster and every process');
+is($node->safe_psql('postgres', "SELECT ok FROM apikit.audit_verify()"),
+	't', 'the log verifies after recovery');
+ok( $node->poll_query_until('postgres', q{
+		SELECT coalesce(max(last_id), 0) >= (SELECT max(id) FROM apikit.audit_log)
+		  FROM apikit.audit_seals}),
+	'the scheduler seals what was committed before the crash');
+is($node->safe_psql('postgres', "SELECT ok FROM apikit.audit_verify()"), 't', 'and it verifies');
+$node->stop;
+
+done_testing();
