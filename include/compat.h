@@ -64,4 +64,16 @@ apikit_wait_event(const char *name)
 #define apikit_attr_is_virtual(att) false
 #endif
 
+/*
+ * From PostgreSQL 17 an index may keep state between inserts (BRIN keeps a
+ * pinned revmap buffer) until index_insert_cleanup(); the executor calls it
+ * when it closes the indexes.  Code that inserts into indexes itself must
+ * call it too, before the buffer pin outlives its resource owner.
+ */
+#if PG_VERSION_NUM >= 170000
+#define apikit_index_insert_cleanup(index, ii) index_insert_cleanup(index, ii)
+#else
+#define apikit_index_insert_cleanup(index, ii) ((void) 0)
+#endif
+
 #endif							/* APIKIT_COMPAT_H */

@@ -130,6 +130,10 @@ audit_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 		log_seq_oid = InvalidOid;
 		log_indexes.valid = false;
 	}
+	/* An index may keep pointers into its relcache entry (BRIN does). */
+	for (int i = 0; i < log_indexes.n && log_indexes.valid; i++)
+		if (log_indexes.oids[i] == relid)
+			log_indexes.valid = false;
 	if (audit_rels == NULL)
 		return;
 
@@ -736,6 +740,8 @@ insert_log_row(Relation logrel, HeapTuple tup)
 		index_insert(index, values, isnull, &tup->t_self, logrel,
 					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 					 false, ii);
+		/* The IndexInfo outlives this row: nothing may stay pinned in it. */
+		apikit_index_insert_cleanup(index, ii);
 		index_close(index, NoLock);
 	}
 	ExecClearTuple(log_indexes.slot);
