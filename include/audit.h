@@ -6,6 +6,7 @@
 #ifndef APIKIT_AUDIT_H
 #define APIKIT_AUDIT_H
 
+#include "access/tupdesc.h"
 #include "utils/jsonb.h"
 
 #include "audit_codec.h"
@@ -37,6 +38,7 @@ typedef enum AuditLogColumn
 #define AUDIT_MASKED_VALUE "[masked]"
 
 /* audit_hash.c */
+extern void apikit_audit_check_log_desc(TupleDesc desc);
 extern void apikit_audit_row_hash(const Datum *values, const bool *nulls,
 								  uint8 out[AUDIT_HASH_LEN]);
 extern void apikit_audit_value_hash(int64 id, char side,

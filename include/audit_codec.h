@@ -4,11 +4,13 @@
  *		of hashes, redaction markers and digests: plain C, no PostgreSQL
  *		headers, so that test/unit can pin them down.
  *
- * Every hash apikit keeps is SHA-256 over a stream written with the put_*
+ * Row and block hashes are SHA-256 over a stream written with the put_*
  * functions below.  Each field is a tag byte followed by a fixed-width
  * number or a length-prefixed string, so two different rows can never
  * produce the same stream (no field can run into the next).  The stream
  * goes straight into the hash through an AuditSink; nothing is buffered.
+ * (The hash of a single value, computed a dozen times per row, has a
+ * compact layout of its own: see audit_hash.c.)
  */
 #ifndef APIKIT_AUDIT_CODEC_H
 #define APIKIT_AUDIT_CODEC_H
@@ -41,7 +43,6 @@ extern void audit_put_hash(AuditSink *sink, const uint8_t hash[AUDIT_HASH_LEN]);
 
 /* Domain separation: each kind of hash starts with its own label. */
 #define AUDIT_LABEL_ROW		"apikit audit row v1"
-#define AUDIT_LABEL_VALUE	"apikit audit value v1"
 #define AUDIT_LABEL_BLOCK	"apikit audit block v1"
 
 /*

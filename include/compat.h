@@ -76,4 +76,18 @@ apikit_wait_event(const char *name)
 #define apikit_index_insert_cleanup(index, ii) ((void) 0)
 #endif
 
+/*
+ * The same state is allocated in the IndexInfo's context, which for a
+ * cached IndexInfo lives as long as the backend: on 17 and later it goes
+ * into the current (per-call) context instead, and a state left behind by
+ * an error, whose buffer pins the abort released, is forgotten.  Before 17,
+ * BRIN caches only its descriptor there, which is meant to last.
+ */
+#if PG_VERSION_NUM >= 170000
+#define apikit_index_insert_begin(ii) \
+	((ii)->ii_AmCache = NULL, (ii)->ii_Context = CurrentMemoryContext)
+#else
+#define apikit_index_insert_begin(ii) ((void) 0)
+#endif
+
 #endif							/* APIKIT_COMPAT_H */

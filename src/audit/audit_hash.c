@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/tupdesc.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -192,16 +193,30 @@ put_row_image(AuditSink *sink, int64 id, char side, Jsonb *image)
 }
 
 static void
+put_text(AuditSink *sink, Datum d)
+{
+	text	   *t = DatumGetTextPP(d);
+
+	audit_put_bytes(sink, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+static void
 put_text_or_null(AuditSink *sink, const Datum *values, const bool *nulls, int col)
 {
 	if (nulls[col])
 		audit_put_null(sink);
 	else
-	{
-		text	   *t = DatumGetTextPP(values[col]);
+		put_text(sink, values[col]);
+}
 
-		audit_put_bytes(sink, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	}
+static void
+put_image_or_null(AuditSink *sink, const Datum *values, const bool *nulls, int col,
+				  int64 id, char side)
+{
+	if (nulls[col])
+		audit_put_null(sink);
+	else
+		put_row_image(sink, id, side, DatumGetJsonbP(values[col]));
 }
 
 static void
@@ -211,6 +226,35 @@ put_name_or_null(AuditSink *sink, const Datum *values, const bool *nulls, int co
 		audit_put_null(sink);
 	else
 		audit_put_str(sink, NameStr(*DatumGetName(values[col])));
+}
+
+/*
+ * The trigger and verification handle rows as arrays in the column order of
+ * AuditLogColumn.  A DBA who altered the table would make them read or
+ * write the wrong columns, or past the arrays: refuse instead.
+ */
+void
+apikit_audit_check_log_desc(TupleDesc desc)
+{
+	static const char *const names[AUDIT_NCOLUMNS] = {
+		"id", "ts", "xid", "op", "relid", "schema_name", "table_name", "row_key",
+		"old_row", "new_row", "changed_columns", "actor", "db_user",
+		"application_name", "client_addr", "statement", "row_hash"
+	};
+	bool		ok = desc->natts == AUDIT_NCOLUMNS;
+
+	for (int i = 0; ok && i < AUDIT_NCOLUMNS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		ok = !att->attisdropped && strcmp(NameStr(att->attname), names[i]) == 0;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("apikit.audit_log does not have the columns apikit wrote it with"),
+				 errdetail("Its columns were added, dropped or reordered after CREATE EXTENSION apikit."),
+				 errhint("Restore the table's definition; audit rows cannot be written or verified until then.")));
 }
 
 /*
@@ -231,10 +275,7 @@ apikit_audit_row_hash(const Datum *values, const bool *nulls, uint8 out[AUDIT_HA
 	put_name_or_null(&sink, values, nulls, AUDIT_COL_SCHEMA_NAME);
 	put_name_or_null(&sink, values, nulls, AUDIT_COL_TABLE_NAME);
 
-	if (nulls[AUDIT_COL_ROW_KEY])
-		audit_put_null(&sink);
-	else
-		put_row_image(&sink, id, AUDIT_SIDE_KEY, DatumGetJsonbP(values[AUDIT_COL_ROW_KEY]));
+	put_image_or_null(&sink, values, nulls, AUDIT_COL_ROW_KEY, id, AUDIT_SIDE_KEY);
 
 	if (nulls[AUDIT_COL_CHANGED_COLUMNS])
 		audit_put_null(&sink);
@@ -252,11 +293,7 @@ apikit_audit_row_hash(const Datum *values, const bool *nulls, uint8 out[AUDIT_HA
 			if (elemnulls[i])
 				audit_put_null(&sink);
 			else
-			{
-				text	   *t = DatumGetTextPP(elems[i]);
-
-				audit_put_bytes(&sink, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-			}
+				put_text(&sink, elems[i]);
 		}
 	}
 
@@ -281,14 +318,8 @@ apikit_audit_row_hash(const Datum *values, const bool *nulls, uint8 out[AUDIT_HA
 		audit_put_hash(&sink, h);
 	}
 
-	if (nulls[AUDIT_COL_OLD_ROW])
-		audit_put_null(&sink);
-	else
-		put_row_image(&sink, id, AUDIT_SIDE_OLD, DatumGetJsonbP(values[AUDIT_COL_OLD_ROW]));
-	if (nulls[AUDIT_COL_NEW_ROW])
-		audit_put_null(&sink);
-	else
-		put_row_image(&sink, id, AUDIT_SIDE_NEW, DatumGetJsonbP(values[AUDIT_COL_NEW_ROW]));
+	put_image_or_null(&sink, values, nulls, AUDIT_COL_OLD_ROW, id, AUDIT_SIDE_OLD);
+	put_image_or_null(&sink, values, nulls, AUDIT_COL_NEW_ROW, id, AUDIT_SIDE_NEW);
 
 	finish(sink.arg, out);
 }

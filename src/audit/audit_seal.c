@@ -170,6 +170,15 @@ apikit_audit_seal(PG_FUNCTION_ARGS)
 	int64		horizon;
 	int64		sealed = 0;
 
+	/*
+	 * A transaction snapshot taken before the lock would miss the blocks of
+	 * a sealer that committed while we waited for it.
+	 */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("apikit.audit_seal() must run in a READ COMMITTED transaction")));
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -207,11 +216,19 @@ apikit_audit_seal(PG_FUNCTION_ARGS)
 	}
 
 	/* First L, then N, then the snapshot: the order is the proof. */
-	if (SPI_execute("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+	if (SPI_execute("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END, "
+					"(SELECT seqcache FROM pg_catalog.pg_sequence "
+					"  WHERE seqrelid = 'apikit.audit_log_id_seq'::pg_catalog.regclass) "
 					"FROM apikit.audit_log_id_seq", false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read apikit.audit_log_id_seq");
 	seq_last = spi_int64(0, 1, &isnull);
+	/* With a cache, IDs below the last value can still be handed out later. */
+	if (spi_int64(0, 2, &isnull) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("apikit.audit_log_id_seq must have CACHE 1"),
+				 errhint("Run ALTER SEQUENCE apikit.audit_log_id_seq CACHE 1.")));
 	next_xid = ReadNextFullTransactionId();
 	snap = RegisterSnapshot(GetTransactionSnapshot());
 	xmin = full_xmin(snap);

@@ -51,6 +51,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/xid8.h"
 
 #include "audit.h"
@@ -352,14 +353,29 @@ build_audit_rel(AuditRel *ar, Relation rel, Trigger *trigger)
 	}
 
 	MemoryContextSwitchTo(old);
-	ar->valid = true;
 }
 
-static AuditRel *
-lookup_audit_rel(Relation rel, Trigger *trigger)
+static void
+audit_syscache_callback(Datum arg, int cacheid pg_attribute_unused(),
+						uint32 hashvalue pg_attribute_unused())
+{
+	/* A schema was renamed: the cached schema names may be stale. */
+	audit_relcache_callback(arg, InvalidOid);
+}
+
+/*
+ * The trigger's settings, as a copy the caller may use for the whole call.
+ * A rebuild does not free the contexts of earlier versions at once but
+ * hands them to the transaction: an outer call of the same trigger (a
+ * user-defined cast to json can change the audited table again) may still
+ * be reading them.
+ */
+static void
+lookup_audit_rel(Relation rel, Trigger *trigger, AuditRel *copy)
 {
 	AuditRel   *ar;
 	bool		found;
+	MemoryContext caller = CurrentMemoryContext;
 
 	if (audit_rels == NULL)
 	{
@@ -373,29 +389,34 @@ lookup_audit_rel(Relation rel, Trigger *trigger)
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(audit_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, audit_syscache_callback, (Datum) 0);
 		callback_registered = true;
 	}
 
 	ar = hash_search(audit_rels, &trigger->tgoid, HASH_ENTER, &found);
-	if (found && ar->valid)
-		return ar;
-	if (found && ar->cxt)
-		MemoryContextDelete(ar->cxt);
-	ar->cxt = NULL;
-	ar->valid = false;
-	PG_TRY();
+	if (!found || !ar->valid)
 	{
-		build_audit_rel(ar, rel, trigger);
+		if (found && ar->cxt)
+			MemoryContextSetParent(ar->cxt, TopTransactionContext);
+		ar->cxt = NULL;
+
+		/* An invalidation that arrives while building marks it stale again. */
+		ar->valid = true;
+		PG_TRY();
+		{
+			build_audit_rel(ar, rel, trigger);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(caller);
+			if (ar->cxt)
+				MemoryContextDelete(ar->cxt);
+			hash_search(audit_rels, &trigger->tgoid, HASH_REMOVE, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 	}
-	PG_CATCH();
-	{
-		if (ar->cxt)
-			MemoryContextDelete(ar->cxt);
-		hash_search(audit_rels, &trigger->tgoid, HASH_REMOVE, NULL);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return ar;
+	*copy = *ar;
 }
 
 /*
@@ -669,15 +690,15 @@ build_log_indexes(Relation logrel)
 	MemoryContext old;
 	int			i = 0;
 
+	/*
+	 * The old version may still be in use by an outer call (an expression
+	 * index a DBA added could run code that writes an audited table): it
+	 * goes with the transaction instead of now.
+	 */
 	if (log_indexes.cxt)
-	{
-		if (log_indexes.estate)
-			FreeExecutorState(log_indexes.estate);
-		if (log_indexes.slot)
-			ExecDropSingleTupleTableSlot(log_indexes.slot);
-		MemoryContextDelete(log_indexes.cxt);
-	}
+		MemoryContextSetParent(log_indexes.cxt, TopTransactionContext);
 	memset(&log_indexes, 0, sizeof(log_indexes));
+	apikit_audit_check_log_desc(RelationGetDescr(logrel));
 	log_indexes.cxt = AllocSetContextCreate(TopMemoryContext, "apikit audit log indexes",
 											ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(log_indexes.cxt);
@@ -717,26 +738,28 @@ build_log_indexes(Relation logrel)
 static void
 insert_log_row(Relation logrel, HeapTuple tup)
 {
+	LogIndexes	li = log_indexes;	/* a copy: see build_log_indexes() */
 	ExprContext *econtext;
 
 	simple_heap_insert(logrel, tup);
 
-	ExecStoreHeapTuple(tup, log_indexes.slot, false);
-	econtext = log_indexes.estate ? GetPerTupleExprContext(log_indexes.estate) : NULL;
-	for (int i = 0; i < log_indexes.n; i++)
+	ExecStoreHeapTuple(tup, li.slot, false);
+	econtext = li.estate ? GetPerTupleExprContext(li.estate) : NULL;
+	for (int i = 0; i < li.n; i++)
 	{
-		IndexInfo  *ii = log_indexes.info[i];
+		IndexInfo  *ii = li.info[i];
 		Relation	index;
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
 
 		if (!ii->ii_ReadyForInserts)
 			continue;
-		if (log_indexes.predicate[i] && !ExecQual(log_indexes.predicate[i], econtext))
+		if (li.predicate[i] && !ExecQual(li.predicate[i], econtext))
 			continue;
 		/* The lock on the table keeps the index list valid (see write_log_row). */
-		index = index_open(log_indexes.oids[i], RowExclusiveLock);
-		FormIndexDatum(ii, log_indexes.slot, log_indexes.estate, values, isnull);
+		index = index_open(li.oids[i], RowExclusiveLock);
+		apikit_index_insert_begin(ii);
+		FormIndexDatum(ii, li.slot, li.estate, values, isnull);
 		index_insert(index, values, isnull, &tup->t_self, logrel,
 					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 					 false, ii);
@@ -744,7 +767,7 @@ insert_log_row(Relation logrel, HeapTuple tup)
 		apikit_index_insert_cleanup(index, ii);
 		index_close(index, NoLock);
 	}
-	ExecClearTuple(log_indexes.slot);
+	ExecClearTuple(li.slot);
 	if (econtext)
 		ResetExprContext(econtext);
 }
@@ -760,8 +783,13 @@ write_log_row(AuditRel *ar, int op, Datum row_key, Datum old_row, Datum new_row,
 	bytea	   *hashval;
 	HeapTuple	tup;
 	int64		id;
+	Oid			logoid;
+	Oid			seqoid;
 
+	/* Copies: opening the table may deliver an invalidation that clears them. */
 	ensure_log_oids();
+	logoid = log_oid;
+	seqoid = log_seq_oid;
 
 	/*
 	 * Opening the table takes its lock and applies any invalidation first:
@@ -769,7 +797,7 @@ write_log_row(AuditRel *ar, int op, Datum row_key, Datum old_row, Datum new_row,
 	 * (both need a lock that conflicts with ours), and the index list is
 	 * rebuilt.
 	 */
-	logrel = table_open(log_oid, RowExclusiveLock);
+	logrel = table_open(logoid, RowExclusiveLock);
 	if (!log_indexes.valid)
 		build_log_indexes(logrel);
 
@@ -779,7 +807,7 @@ write_log_row(AuditRel *ar, int op, Datum row_key, Datum old_row, Datum new_row,
 	 * transaction whose ID was assigned before the value was read.
 	 */
 	(void) GetTopTransactionId();
-	id = nextval_internal(log_seq_oid, false);
+	id = nextval_internal(seqoid, false);
 
 	memset(nulls, false, sizeof(nulls));
 	values[AUDIT_COL_ID] = Int64GetDatum(id);
@@ -846,6 +874,7 @@ apikit_audit_trigger(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	AuditRel   *ar;
 	TriggerEvent ev;
+	AuditRel	entry;
 	int			natts;
 	Datum	   *oldv = NULL,
 			   *newv = NULL;
@@ -871,7 +900,8 @@ apikit_audit_trigger(PG_FUNCTION_ARGS)
 
 	init_op_text();
 	rel = td->tg_relation;
-	ar = lookup_audit_rel(rel, td->tg_trigger);
+	lookup_audit_rel(rel, td->tg_trigger, &entry);
+	ar = &entry;
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(ev))
 	{

@@ -136,7 +136,7 @@ check_row(Verdict *v, HeapTuple tup, TupleDesc desc, int64 block, uint8 stored[A
 	int64		id;
 	bytea	   *h;
 
-	heap_deform_tuple(tup, desc, values, nulls);
+	heap_deform_tuple(tup, desc, values, nulls);	/* desc was checked */
 	id = DatumGetInt64(values[AUDIT_COL_ID]);
 	if (nulls[AUDIT_COL_ROW_HASH] ||
 		VARSIZE_ANY_EXHDR(h = DatumGetByteaPP(values[AUDIT_COL_ROW_HASH])) != AUDIT_HASH_LEN)
@@ -154,6 +154,18 @@ check_row(Verdict *v, HeapTuple tup, TupleDesc desc, int64 block, uint8 stored[A
 		return false;
 	}
 	return true;
+}
+
+static bool
+check_row_in(MemoryContext cxt, Verdict *v, HeapTuple tup, TupleDesc desc, int64 block,
+			 uint8 stored[AUDIT_HASH_LEN])
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	bool		ok = check_row(v, tup, desc, block, stored);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(cxt);
+	return ok;
 }
 
 static int64
@@ -182,6 +194,8 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 	int64		prev_last_id = 0;
 	uint8		prev_digest[AUDIT_HASH_LEN];
 	TupleDesc	resdesc;
+	MemoryContext rowcxt;
+	bool		seen_unpurged = false;
 	Datum		result[5];
 	bool		resnulls[5] = {false, false, false, false, false};
 
@@ -206,6 +220,12 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 				"FROM apikit.audit_seals ORDER BY block_id");
 	reader_open(&rows, "SELECT * FROM apikit.audit_log ORDER BY id");
 	row = reader_next(&rows, &rowdesc);
+	if (row)
+		apikit_audit_check_log_desc(rowdesc);
+
+	/* What hashing a row allocates (detoasted values, text) goes per row. */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "apikit audit verify row",
+								   ALLOCSET_DEFAULT_SIZES);
 
 	while ((seal = reader_next(&seals, &sealdesc)) != NULL)
 	{
@@ -230,6 +250,12 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 			bad(&v, block, 0, "block %lld covers IDs %lld to %lld, but the previous block ended at %lld.",
 				(long long) block, (long long) first_id, (long long) last_id,
 				(long long) prev_last_id);
+
+		/* Purging drops the oldest blocks only: a gap in the middle is not it. */
+		if (purged && seen_unpurged)
+			bad(&v, block, 0, "block %lld is marked purged, but an earlier block is not: only the oldest blocks are purged.",
+				(long long) block);
+		seen_unpurged |= !purged;
 
 		if (purged)
 		{
@@ -256,7 +282,7 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 				if (id < first_id)
 					bad(&v, block, id, "audit row %lld lies before block %lld and in no block.",
 						(long long) id, (long long) block);
-				check_row(&v, row, rowdesc, block, stored);
+				check_row_in(rowcxt, &v, row, rowdesc, block, stored);
 				apikit_audit_block_add(id, stored);
 				count++;
 				row = reader_next(&rows, &rowdesc);
@@ -288,7 +314,7 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 	{
 		uint8		stored[AUDIT_HASH_LEN];
 
-		check_row(&v, row, rowdesc, 0, stored);
+		check_row_in(rowcxt, &v, row, rowdesc, 0, stored);
 	}
 
 	if (have_expected && !expected_found)

@@ -413,6 +413,9 @@ COMMENT ON FUNCTION apikit.audit_redact(regclass, jsonb, text[]) IS
 REVOKE ALL ON FUNCTION apikit.audit_seal(), apikit.audit_digest(), apikit.audit_verify(text),
 	apikit.audit_history(regclass, jsonb), apikit.audit_row_at(regclass, jsonb, timestamptz),
 	apikit.audit_purge(interval), apikit.audit_redact(regclass, jsonb, text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION apikit.audit_seal(), apikit.audit_digest(), apikit.audit_verify(text),
+-- Sealing holds a lock on audit_seals until its transaction ends: a role
+-- that could call it could stall sealing, so it is not granted; the
+-- scheduler runs it as a superuser.
+GRANT EXECUTE ON FUNCTION apikit.audit_digest(), apikit.audit_verify(text),
 	apikit.audit_history(regclass, jsonb), apikit.audit_row_at(regclass, jsonb, timestamptz)
 	TO apikit_auditor;
