@@ -157,6 +157,32 @@ SELECT op, relid = 'orders'::regclass AS parent_relid, table_name, row_key, chan
   FROM apikit.audit_log WHERE table_name LIKE 'orders%' ORDER BY id;
 SELECT apikit.audit_enable('orders_us');
 SELECT rel FROM apikit.audited_tables WHERE rel::text LIKE 'orders%';
+-- TRUNCATE: of the parent, one row under its name; of one partition, one
+-- row under the partition's name (only its rows are gone), also for
+-- partitions created or attached after audit_enable.
+CREATE TABLE orders_asia (LIKE orders);
+ALTER TABLE orders ATTACH PARTITION orders_asia FOR VALUES IN ('asia');
+CREATE TABLE orders_sub PARTITION OF orders FOR VALUES IN ('sub') PARTITION BY LIST (id);
+CREATE TABLE orders_sub_1 PARTITION OF orders_sub FOR VALUES IN (1);
+INSERT INTO orders VALUES (4, 'asia', 40), (1, 'sub', 1);
+TRUNCATE orders_us;
+TRUNCATE orders_asia;
+TRUNCATE orders_sub;
+TRUNCATE orders;
+SELECT op, table_name, row_key FROM apikit.audit_log
+ WHERE table_name LIKE 'orders%' AND id > (SELECT max(id) FROM apikit.audit_log WHERE changed_columns = '{total}')
+ ORDER BY id;
+SELECT apikit.audit_row_at('orders', '{"id": 1, "region": "eu"}', now()) AS after_parent_truncate;
+-- The owner of one partition alters it without privileges on the others.
+CREATE ROLE regress_audit_part_owner;
+CREATE TABLE orders_mine (LIKE orders);
+ALTER TABLE orders_mine OWNER TO regress_audit_part_owner;
+ALTER TABLE orders ATTACH PARTITION orders_mine FOR VALUES IN ('mine');
+SET ROLE regress_audit_part_owner;
+ALTER TABLE orders_mine SET (fillfactor = 90);
+RESET ROLE;
+SELECT count(*) AS mine_truncate_trigger FROM pg_trigger
+ WHERE tgrelid = 'orders_mine'::regclass AND tgname = 'apikit_audit_truncate';
 
 -- Every type with a jsonb conversion; NaN, arrays, composites, TOAST.
 CREATE TYPE mood AS ENUM ('sad', 'happy');
@@ -387,7 +413,12 @@ SELECT apikit.audit_enable('account', '{last_seen}', '{passphrase}');
 UPDATE account SET passphrase = 'new' WHERE id = 1;
 SELECT new_row->>'passphrase' AS passphrase FROM log WHERE table_name = 'account' ORDER BY id DESC LIMIT 1;
 
--- Disabling stops logging; the rows stay.
+-- Disabling stops logging; the rows stay.  For a partitioned table, also
+-- the partitions' TRUNCATE triggers go.
+SELECT apikit.audit_disable('orders');
+SELECT count(*) AS audit_triggers_left FROM pg_trigger
+ WHERE tgfoid = 'apikit.audit_trigger()'::regprocedure
+   AND tgrelid IN (SELECT relid FROM pg_partition_tree('orders'));
 SELECT apikit.audit_disable('scratch');
 SELECT apikit.audit_disable('scratch');
 INSERT INTO scratch VALUES (40, 'after disable');
@@ -400,5 +431,5 @@ DROP VIEW log;
 DROP TYPE mood, pair;
 DROP DOMAIN positive;
 DROP SEQUENCE some_seq;
-DROP ROLE regress_audit_web, regress_audit_reader, regress_audit_nobody;
+DROP ROLE regress_audit_web, regress_audit_reader, regress_audit_nobody, regress_audit_part_owner;
 SELECT rel FROM apikit.audited_tables;

@@ -28,6 +28,7 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -309,7 +310,14 @@ build_audit_rel(AuditRel *ar, Relation rel, Trigger *trigger)
 	}
 
 	ar->relid = RelationGetRelid(rel);
-	ar->log_relid = audited_ancestor(rel, trigger);
+
+	/*
+	 * A partition's rows are logged under the audited table's name; a
+	 * TRUNCATE of one partition empties only that partition, so it is
+	 * logged under the partition's own.
+	 */
+	ar->log_relid = TRIGGER_FOR_ROW(trigger->tgtype) ? audited_ancestor(rel, trigger)
+		: RelationGetRelid(rel);
 	nspname = get_namespace_name(get_rel_namespace(ar->log_relid));
 	namestrcpy(&ar->schema_name, nspname);
 	namestrcpy(&ar->table_name, get_rel_name(ar->log_relid));
@@ -402,6 +410,7 @@ lookup_audit_rel(Relation rel, Trigger *trigger, AuditRel *copy)
 
 		/* An invalidation that arrives while building marks it stale again. */
 		ar->valid = true;
+		ar->relid = ar->log_relid = RelationGetRelid(rel);
 		PG_TRY();
 		{
 			build_audit_rel(ar, rel, trigger);
@@ -866,6 +875,43 @@ enum
 	OP_INSERT, OP_UPDATE, OP_DELETE, OP_TRUNCATE
 };
 
+/*
+ * TRUNCATE of a partitioned table also truncates, and fires the TRUNCATE
+ * triggers of, every partition below it, after its own: one row says it
+ * all.  The tables truncated by the current command are remembered, and a
+ * partition whose ancestor is among them writes nothing.
+ */
+static bool
+truncate_logged_above(Relation rel)
+{
+	static FullTransactionId xid;
+	static CommandId cid = InvalidCommandId;
+	static List *truncated = NIL;	/* in TopMemoryContext */
+	FullTransactionId cur_xid = GetTopFullTransactionId();
+	CommandId	cur_cid = GetCurrentCommandId(false);
+	bool		above = false;
+	MemoryContext old;
+
+	if (cid != cur_cid || !FullTransactionIdEquals(xid, cur_xid))
+	{
+		list_free(truncated);
+		truncated = NIL;
+		xid = cur_xid;
+		cid = cur_cid;
+	}
+	if (rel->rd_rel->relispartition)
+	{
+		ListCell   *lc;
+
+		foreach(lc, get_partition_ancestors(RelationGetRelid(rel)))
+			above |= list_member_oid(truncated, lfirst_oid(lc));
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	truncated = lappend_oid(truncated, RelationGetRelid(rel));
+	MemoryContextSwitchTo(old);
+	return above;
+}
+
 Datum
 apikit_audit_trigger(PG_FUNCTION_ARGS)
 {
@@ -905,7 +951,8 @@ apikit_audit_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(ev))
 	{
-		write_log_row(ar, OP_TRUNCATE, (Datum) 0, (Datum) 0, (Datum) 0, (Datum) 0);
+		if (!truncate_logged_above(rel))
+			write_log_row(ar, OP_TRUNCATE, (Datum) 0, (Datum) 0, (Datum) 0, (Datum) 0);
 		return PointerGetDatum(NULL);
 	}
 

@@ -100,6 +100,74 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION apikit.audit_trigger_args(bytea) IS
 	'Internal: pg_trigger.tgargs as an array';
 
+-- PostgreSQL clones row triggers to partitions but not statement triggers:
+-- a TRUNCATE of one partition would go unlogged.  Every partition below an
+-- audited table gets the TRUNCATE trigger too, now and (through the event
+-- trigger below) when one is created or attached later.
+CREATE FUNCTION apikit.audit_partition_truncates(rel regclass, replace boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	args text[];
+	part regclass;
+BEGIN
+	SELECT apikit.audit_trigger_args(t.tgargs) INTO args
+	  FROM pg_trigger t
+	 WHERE t.tgrelid = rel AND t.tgname = 'apikit_audit_truncate';
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	-- Without replace, only where it is missing: a partition's owner who
+	-- alters it must not need privileges on its siblings.
+	FOR part IN SELECT p.relid FROM pg_partition_tree(rel) p
+				 WHERE p.relid <> rel
+				   AND (replace OR NOT EXISTS (SELECT FROM pg_trigger t
+											   WHERE t.tgrelid = p.relid
+												 AND t.tgname = 'apikit_audit_truncate')) LOOP
+		EXECUTE format('CREATE OR REPLACE TRIGGER apikit_audit_truncate '
+					   'AFTER TRUNCATE ON %s '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION apikit.audit_trigger(%L, %L)',
+					   part, coalesce(args[1], '{}'), coalesce(args[2], '{}'));
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_partition_truncates(regclass, boolean) IS
+	'Internal: gives every partition below an audited table its TRUNCATE trigger';
+
+CREATE FUNCTION apikit.audit_new_partitions()
+RETURNS event_trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	audited regclass;
+BEGIN
+	-- The audited tables (not partitions of another) above or at a table
+	-- that was just created or altered (ATTACH PARTITION alters the parent).
+	FOR audited IN
+		SELECT DISTINCT t.tgrelid::regclass
+		  FROM pg_event_trigger_ddl_commands() c
+		  CROSS JOIN LATERAL pg_partition_ancestors(c.objid) a
+		  JOIN pg_trigger t ON t.tgrelid = a.relid
+		 WHERE c.classid = 'pg_class'::regclass AND c.objsubid = 0
+		   AND t.tgname = 'apikit_audit' AND t.tgparentid = 0
+		   AND t.tgfoid = 'apikit.audit_trigger()'::regprocedure
+	LOOP
+		PERFORM apikit.audit_partition_truncates(audited, false);
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_new_partitions() IS
+	'Internal: event trigger that audits TRUNCATE of partitions created or attached later';
+
+CREATE EVENT TRIGGER apikit_audit_new_partitions ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+	EXECUTE FUNCTION apikit.audit_new_partitions();
+
 CREATE FUNCTION apikit.audit_enable(
 	rel regclass,
 	exclude_columns text[] DEFAULT '{}',
@@ -186,6 +254,7 @@ BEGIN
 				   'AFTER TRUNCATE ON %s '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION apikit.audit_trigger(%L, %L)',
 				   rel, exclude_columns, mask_columns);
+	PERFORM apikit.audit_partition_truncates(rel, true);
 END
 $$;
 
@@ -197,6 +266,8 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	part regclass;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_trigger
 				   WHERE tgrelid = rel AND tgname IN ('apikit_audit', 'apikit_audit_truncate')) THEN
@@ -205,6 +276,9 @@ BEGIN
 	END IF;
 	EXECUTE format('DROP TRIGGER IF EXISTS apikit_audit ON %s', rel);
 	EXECUTE format('DROP TRIGGER IF EXISTS apikit_audit_truncate ON %s', rel);
+	FOR part IN SELECT relid FROM pg_partition_tree(rel) WHERE relid <> rel LOOP
+		EXECUTE format('DROP TRIGGER IF EXISTS apikit_audit_truncate ON %s', part);
+	END LOOP;
 END
 $$;
 
