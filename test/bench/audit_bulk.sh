@@ -2,7 +2,9 @@
 # Bulk INSERT of BENCH_ROWS rows (default 200,000) into a 10-column table:
 # unaudited, audited by apikit, and audited by the plpgsql to_jsonb trigger
 # of ../shared/research/audit_bench.sh (audit_plpgsql.sql), in the same
-# server, rounds interleaved.  Prints the median time of each and the median
+# server, rounds interleaved; also the same plpgsql trigger writing rows of
+# apikit.audit_log's shape, which separates the trigger's cost from the
+# log's.  Prints the median time of each and the median
 # of the per-round ratios (the machine's speed drifts between rounds).
 #
 #   test/bench/audit_bulk.sh [PG_CONFIG]      (apikit installed first)
@@ -22,9 +24,14 @@ bench_psql -q <<'SQL'
 CREATE TABLE items_plain (LIKE items_template INCLUDING ALL);
 CREATE TABLE items_apikit (LIKE items_template INCLUDING ALL);
 CREATE TABLE items_plpgsql (LIKE items_template INCLUDING ALL);
+CREATE TABLE items_shape (LIKE items_template INCLUDING ALL);
 SELECT apikit.audit_enable('items_apikit');
 CREATE TRIGGER items_audit AFTER INSERT OR UPDATE OR DELETE ON items_plpgsql
 	FOR EACH ROW EXECUTE FUNCTION audit.row_trigger();
+CREATE TABLE audit.log_apikit_shape (LIKE apikit.audit_log INCLUDING ALL);
+CREATE SEQUENCE audit.log_apikit_shape_id_seq;
+CREATE TRIGGER items_audit AFTER INSERT OR UPDATE OR DELETE ON items_shape
+	FOR EACH ROW EXECUTE FUNCTION audit.row_trigger_apikit_shape();
 SQL
 # The floor: the same log rows written by one set-based INSERT, with no
 # trigger, no hashing and no per-row work, into tables shaped like
@@ -53,7 +60,7 @@ floor_ms() {	# table
 # Milliseconds the INSERT takes, as the server measures it; every table
 # and log starts empty and vacuumed.
 insert_ms() {
-	bench_psql -q -c "TRUNCATE items_plain, items_apikit, items_plpgsql, audit.log, apikit.audit_log" \
+	bench_psql -q -c "TRUNCATE items_plain, items_apikit, items_plpgsql, items_shape, audit.log, audit.log_apikit_shape, apikit.audit_log" \
 		-c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
 	bench_psql -c "
 		DO \$\$
@@ -67,18 +74,20 @@ insert_ms() {
 		END \$\$;" 2>&1 | sed -nE 's/.*ms=([0-9.]+).*/\1/p'
 }
 
-declare -a plain apikit plpgsql r_apikit r_plpgsql fheap findexed
+declare -a plain apikit plpgsql shape r_apikit r_plpgsql r_shape fheap findexed
 for ((i = 0; i < rounds; i++)); do
 	p=$(insert_ms items_plain)
 	a=$(insert_ms items_apikit)
 	audited=$(bench_psql -c "SELECT count(*) FROM apikit.audit_log")
+	sh=$(insert_ms items_shape)
 	l=$(insert_ms items_plpgsql)
 	fh=$(floor_ms log_heap)		# items_plpgsql is still full from this round
 	fi=$(floor_ms log_indexed)
-	plain+=("$p"); apikit+=("$a"); plpgsql+=("$l"); fheap+=("$fh"); findexed+=("$fi")
+	plain+=("$p"); apikit+=("$a"); plpgsql+=("$l"); shape+=("$sh"); fheap+=("$fh"); findexed+=("$fi")
+	r_shape+=("$(awk -v a="$a" -v s="$sh" 'BEGIN {printf "%.3f", s / a}')")
 	r_apikit+=("$(awk -v a="$a" -v p="$p" 'BEGIN {printf "%.3f", a / p}')")
 	r_plpgsql+=("$(awk -v a="$a" -v l="$l" 'BEGIN {printf "%.3f", l / a}')")
-	echo "round $((i + 1)): unaudited ${p} ms, apikit ${a} ms, plpgsql ${l} ms (log rows: $audited); floor: heap ${fh} ms, indexed ${fi} ms"
+	echo "round $((i + 1)): unaudited ${p} ms, apikit ${a} ms, plpgsql ${l} ms, plpgsql into apikit's log shape ${sh} ms (log rows: $audited); floor: heap ${fh} ms, indexed ${fi} ms"
 done
 
 med() { printf '%s\n' "$@" | median; }
@@ -87,6 +96,8 @@ echo "bulk INSERT of $rows rows, median of $rounds rounds ($("$pg_config" --vers
 echo "  unaudited        $(med "${plain[@]}") ms"
 echo "  apikit           $(med "${apikit[@]}") ms"
 echo "  plpgsql trigger  $(med "${plpgsql[@]}") ms"
+echo "  plpgsql trigger writing apikit's log shape (no hashes)  $(med "${shape[@]}") ms"
 echo "  floor: the log rows alone, set-based, no trigger: heap only $(med "${fheap[@]}") ms, with the log's indexes $(med "${findexed[@]}") ms"
 echo "  apikit / unaudited   $(med "${r_apikit[@]}")  (median of per-round ratios; target <= 2.0)"
 echo "  plpgsql / apikit     $(med "${r_plpgsql[@]}")  (median of per-round ratios; target >= 3.0)"
+echo "  plpgsql in apikit's log shape / apikit  $(med "${r_shape[@]}")  (median of per-round ratios)"
