@@ -113,6 +113,18 @@ is($standby->safe_psql('postgres', "SELECT ok FROM apikit.audit_verify('$digest'
 is($standby->safe_psql('postgres',
 		q{SELECT count(*) FROM apikit.audit_history('items', '{"id": 1}')}),
 	'1', 'and reads a row history');
+# Its scheduler skips the seal job (it writes): blocks come from the primary.
+$node->safe_psql('postgres', 'SELECT apikit.audit_seal()');
+$node->wait_for_catchup($standby);
+ok( $standby->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM apikit.worker_status() WHERE name = 'heartbeat' AND runs >= 2"),
+	'the standby\'s scheduler is running');
+is($standby->safe_psql('postgres',
+		"SELECT runs = 0 AND failures = 0 FROM apikit.worker_status() WHERE name = 'audit_seal'"),
+	't', 'and does not seal on the standby');
+is($standby->safe_psql('postgres', 'SELECT apikit.audit_digest()'),
+	$node->safe_psql('postgres', 'SELECT apikit.audit_digest()'),
+	'the standby has the primary\'s chain');
 $standby->stop;
 
 # --- pg_dump / pg_restore --------------------------------------------------
