@@ -15,8 +15,9 @@
  * sequence's last value L, then the next transaction ID N.  Every row with
  * an ID up to L was written by a transaction that already had its ID (the
  * trigger makes sure of that before it takes a row ID), so below N.  Once no
- * transaction below N is running, which a snapshot's xmin tells, every row
- * up to L is committed or gone for good, and all of them are visible.  When
+ * transaction below N is running in this database, which a snapshot taken
+ * after reading N tells, every row up to L is committed or gone for good,
+ * and all of them are visible in that snapshot.  When
  * that is already true at once (no writer was running), the rows are sealed
  * in the same call; otherwise (L, N) is remembered in
  * apikit.audit_seal_pending and sealed by a later call.  Under constant load
@@ -32,6 +33,9 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
@@ -52,14 +56,68 @@ spi_int64(int row, int col, bool *isnull)
 	return *isnull ? 0 : DatumGetInt64(d);
 }
 
-/* The snapshot's xmin as a full transaction ID (it is at most 2^31 behind). */
+/*
+ * Could transaction xid, which snap saw running, write this database's log?
+ * Only if it is not the transaction of a backend connected to another
+ * database.  Whatever cannot be placed counts: a prepared transaction or a
+ * subtransaction (no backend has it as its top-level ID), or one that ended
+ * after the snapshot (its rows are not in it).  A backend's pid that went to
+ * another backend meanwhile means the transaction ended: the new backend's
+ * database then does not matter, and either answer is safe.
+ */
+static bool
+may_write_here(TransactionId xid)
+{
+	int			pid = BackendXidGetPid(xid);
+	PGPROC	   *proc;
+
+	if (pid == 0)
+		return true;
+	proc = BackendPidGetProc(pid);
+	return proc == NULL || proc->databaseId == MyDatabaseId;
+}
+
+/* A 32-bit ID from the recent past as a full one (at most 2^31 behind next). */
 static FullTransactionId
-full_xmin(Snapshot snap)
+widen(FullTransactionId next, TransactionId xid)
+{
+	return FullTransactionIdFromU64(U64FromFullTransactionId(next) -
+									(uint32) (XidFromFullTransactionId(next) - xid));
+}
+
+/*
+ * Was a transaction with an ID below "before" that may have written this
+ * database's log still running when snap was taken?  Only backends of this
+ * database can write its log, so a long transaction in another database does
+ * not hold sealing back.
+ */
+static bool
+writers_running_before(Snapshot snap, FullTransactionId before)
 {
 	FullTransactionId next = ReadNextFullTransactionId();
-	uint32		behind = XidFromFullTransactionId(next) - snap->xmin;
+	FullTransactionId xmax = widen(next, snap->xmax);
 
-	return FullTransactionIdFromU64(U64FromFullTransactionId(next) - behind);
+	for (uint32 i = 0; i < snap->xcnt; i++)
+		if (FullTransactionIdPrecedes(widen(next, snap->xip[i]), before) &&
+			may_write_here(snap->xip[i]))
+			return true;
+
+	/*
+	 * IDs from xmax on are not listed: none of them had ended when the
+	 * snapshot was taken (xmax would be past it), so each below "before" is
+	 * looked at too.  A long run of them (thousands of subtransactions) just
+	 * counts as running.
+	 */
+	if (FullTransactionIdPrecedes(xmax, before))
+	{
+		if (U64FromFullTransactionId(before) - U64FromFullTransactionId(xmax) > 1000)
+			return true;
+		for (FullTransactionId x = xmax; FullTransactionIdPrecedes(x, before);
+			 FullTransactionIdAdvance(&x))
+			if (may_write_here(XidFromFullTransactionId(x)))
+				return true;
+	}
+	return false;
 }
 
 static void
@@ -165,7 +223,6 @@ apikit_audit_seal(PG_FUNCTION_ARGS)
 	FullTransactionId pending_xid = InvalidFullTransactionId;
 	int64		seq_last;
 	FullTransactionId next_xid;
-	FullTransactionId xmin;
 	Snapshot	snap;
 	int64		horizon;
 	int64		sealed = 0;
@@ -231,11 +288,10 @@ apikit_audit_seal(PG_FUNCTION_ARGS)
 				 errhint("Run ALTER SEQUENCE apikit.audit_log_id_seq CACHE 1.")));
 	next_xid = ReadNextFullTransactionId();
 	snap = RegisterSnapshot(GetTransactionSnapshot());
-	xmin = full_xmin(snap);
 
-	if (FullTransactionIdFollowsOrEquals(xmin, next_xid))
+	if (!writers_running_before(snap, next_xid))
 		horizon = seq_last;
-	else if (have_pending && FullTransactionIdFollowsOrEquals(xmin, pending_xid))
+	else if (have_pending && !writers_running_before(snap, pending_xid))
 		horizon = pending_id;
 	else
 		horizon = last_id;

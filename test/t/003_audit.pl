@@ -180,6 +180,29 @@ like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM apikit.audit_
 	'but not with the digest kept outside');
 $node->safe_psql('postgres', 'DROP DATABASE restored');
 
+# --- a long transaction in another database does not hold sealing back ---
+# Only this database's backends can write its log.  (One in this database
+# does hold it back: the isolation test shows that.)
+$node->safe_psql('postgres', 'CREATE DATABASE elsewhere');
+my ($lout, $lerr);
+my $long = IPC::Run::start(
+	[ 'psql', '-X', '-h', $node->host, '-p', $node->port, '-d', 'elsewhere',
+	  '-c', 'SELECT pg_current_xact_id(), pg_sleep(300)' ],
+	'>', \$lout, '2>', \$lerr);
+ok($node->poll_query_until('postgres', q{
+		SELECT count(*) = 1 FROM pg_stat_activity
+		 WHERE datname = 'elsewhere' AND backend_xid IS NOT NULL}),
+	'a transaction with an ID is open in another database');
+$node->safe_psql('postgres', "INSERT INTO items (k, v) VALUES (-3, 'sealed meanwhile')");
+ok( $node->poll_query_until('postgres', q{
+		SELECT coalesce(max(last_id), 0) >= (SELECT max(id) FROM apikit.audit_log)
+		  FROM apikit.audit_seals}),
+	'rows are sealed while it stays open');
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'elsewhere'");
+$long->finish;
+$node->safe_psql('postgres', 'DROP DATABASE elsewhere');
+
 # --- kill -9 of a backend during audited writes ---------------------------
 my $items = $node->safe_psql('postgres', 'SELECT count(*) FROM items');
 my $offset = -s $node->logfile;
