@@ -38,6 +38,7 @@ SELECT apikit.audit_enable('apikit.audit_log');
 SELECT apikit.audit_enable('account', exclude_columns => '{no_such}');
 SELECT apikit.audit_enable('account', mask_columns => '{no_such}');
 SELECT apikit.audit_enable('account', '{email}', '{email}');
+SELECT apikit.audit_enable('account', mask_columns => '{id}');
 SELECT apikit.audit_enable('no_such_table');
 
 SELECT apikit.audit_enable('account', exclude_columns => '{last_seen}',
@@ -162,6 +163,8 @@ SELECT rel FROM apikit.audited_tables WHERE rel::text LIKE 'orders%';
 -- partitions created or attached after audit_enable.
 CREATE TABLE orders_asia (LIKE orders);
 ALTER TABLE orders ATTACH PARTITION orders_asia FOR VALUES IN ('asia');
+-- (An attached table gets its TRUNCATE trigger from audit_enable, run again.)
+SELECT apikit.audit_enable('orders');
 CREATE TABLE orders_sub PARTITION OF orders FOR VALUES IN ('sub') PARTITION BY LIST (id);
 CREATE TABLE orders_sub_1 PARTITION OF orders_sub FOR VALUES IN (1);
 INSERT INTO orders VALUES (4, 'asia', 40), (1, 'sub', 1);
@@ -173,7 +176,28 @@ SELECT op, table_name, row_key FROM apikit.audit_log
  WHERE table_name LIKE 'orders%' AND id > (SELECT max(id) FROM apikit.audit_log WHERE changed_columns = '{total}')
  ORDER BY id;
 SELECT apikit.audit_row_at('orders', '{"id": 1, "region": "eu"}', now()) AS after_parent_truncate;
--- The owner of one partition alters it without privileges on the others.
+-- A detached partition is no longer audited, TRUNCATE included.
+ALTER TABLE orders DETACH PARTITION orders_us;
+INSERT INTO orders_us VALUES (7, 'us', 70);
+TRUNCATE orders_us;
+SELECT count(*) AS detached_logged FROM apikit.audit_log WHERE table_name = 'orders_us'
+   AND id > (SELECT max(id) FROM apikit.audit_log WHERE table_name = 'orders' AND op = 'TRUNCATE');
+DROP TABLE orders_us;
+-- Foreign partitions cannot have TRUNCATE triggers; their siblings do.
+CREATE TABLE notes (id int, region text) PARTITION BY LIST (region);
+CREATE FOREIGN DATA WRAPPER regress_audit_fdw;
+CREATE SERVER regress_audit_srv FOREIGN DATA WRAPPER regress_audit_fdw;
+CREATE FOREIGN TABLE notes_far PARTITION OF notes FOR VALUES IN ('far') SERVER regress_audit_srv;
+CREATE TABLE notes_near PARTITION OF notes FOR VALUES IN ('near');
+SELECT apikit.audit_enable('notes');
+CREATE TABLE notes_new PARTITION OF notes FOR VALUES IN ('new');
+SELECT tgrelid::regclass AS partition_with_truncate_trigger FROM pg_trigger
+ WHERE tgname = 'apikit_audit_truncate' AND tgrelid::regclass::text LIKE 'notes%' ORDER BY 1;
+DROP TABLE notes;
+DROP SERVER regress_audit_srv;
+DROP FOREIGN DATA WRAPPER regress_audit_fdw;
+-- The owner of one partition alters it without privileges on the others
+-- (and an attached table has no TRUNCATE trigger until audit_enable).
 CREATE ROLE regress_audit_part_owner;
 CREATE TABLE orders_mine (LIKE orders);
 ALTER TABLE orders_mine OWNER TO regress_audit_part_owner;

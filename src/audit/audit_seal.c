@@ -34,6 +34,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "fmgr.h"
@@ -61,9 +62,9 @@ spi_int64(int row, int col, bool *isnull)
  * Only if it is not the transaction of a backend connected to another
  * database.  Whatever cannot be placed counts: a prepared transaction or a
  * subtransaction (no backend has it as its top-level ID), or one that ended
- * after the snapshot (its rows are not in it).  A backend's pid that went to
- * another backend meanwhile means the transaction ended: the new backend's
- * database then does not matter, and either answer is safe.
+ * after the snapshot (its rows are not in it).  The pid may have gone to a
+ * new backend, in another database, between the two look-ups: the second
+ * look-up of the xid makes sure the database read was that transaction's.
  */
 static bool
 may_write_here(TransactionId xid)
@@ -74,7 +75,11 @@ may_write_here(TransactionId xid)
 	if (pid == 0)
 		return true;
 	proc = BackendPidGetProc(pid);
-	return proc == NULL || proc->databaseId == MyDatabaseId;
+	if (proc == NULL || proc->databaseId == MyDatabaseId)
+		return true;
+	/* Still that backend's transaction, or it ended and the pid moved on. */
+	pg_read_barrier();
+	return BackendXidGetPid(xid) != pid;
 }
 
 /* A 32-bit ID from the recent past as a full one (at most 2^31 behind next). */

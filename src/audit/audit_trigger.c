@@ -876,6 +876,27 @@ enum
 };
 
 /*
+ * A TRUNCATE trigger left on a table that is no longer audited (a partition
+ * detached from its audited table keeps it, while its cloned row trigger
+ * goes) writes nothing, as the table's row changes write nothing.
+ */
+static bool
+audited_by_row_trigger(Relation rel, Trigger *trigger)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+
+	for (int i = 0; trigdesc && i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &trigdesc->triggers[i];
+
+		if (t->tgfoid == trigger->tgfoid && TRIGGER_FOR_ROW(t->tgtype) &&
+			t->tgenabled != TRIGGER_DISABLED)
+			return true;
+	}
+	return false;
+}
+
+/*
  * TRUNCATE of a partitioned table also truncates, and fires the TRUNCATE
  * triggers of, every partition below it, after its own: one row says it
  * all.  The tables truncated by the current command are remembered, and a
@@ -951,7 +972,7 @@ apikit_audit_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(ev))
 	{
-		if (!truncate_logged_above(rel))
+		if (audited_by_row_trigger(rel, td->tg_trigger) && !truncate_logged_above(rel))
 			write_log_row(ar, OP_TRUNCATE, (Datum) 0, (Datum) 0, (Datum) 0, (Datum) 0);
 		return PointerGetDatum(NULL);
 	}

@@ -102,8 +102,9 @@ COMMENT ON FUNCTION apikit.audit_trigger_args(bytea) IS
 
 -- PostgreSQL clones row triggers to partitions but not statement triggers:
 -- a TRUNCATE of one partition would go unlogged.  Every partition below an
--- audited table gets the TRUNCATE trigger too, now and (through the event
--- trigger below) when one is created or attached later.
+-- audited table gets the TRUNCATE trigger too: from audit_enable, and from
+-- the event trigger below for partitions created later.  (An attached
+-- table gets it when audit_enable runs again.)
 CREATE FUNCTION apikit.audit_partition_truncates(rel regclass, replace boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -122,7 +123,9 @@ BEGIN
 	-- Without replace, only where it is missing: a partition's owner who
 	-- alters it must not need privileges on its siblings.
 	FOR part IN SELECT p.relid FROM pg_partition_tree(rel) p
+				  JOIN pg_class c ON c.oid = p.relid
 				 WHERE p.relid <> rel
+				   AND c.relkind IN ('r', 'p')	-- foreign tables have no TRUNCATE triggers
 				   AND (replace OR NOT EXISTS (SELECT FROM pg_trigger t
 											   WHERE t.tgrelid = p.relid
 												 AND t.tgname = 'apikit_audit_truncate')) LOOP
@@ -143,29 +146,39 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	audited regclass;
+	created regclass;
+	args text[];
 BEGIN
-	-- The audited tables (not partitions of another) above or at a table
-	-- that was just created or altered (ATTACH PARTITION alters the parent).
-	FOR audited IN
-		SELECT DISTINCT t.tgrelid::regclass
+	-- A table just created as a partition of an audited table gets the
+	-- audited table's TRUNCATE trigger.  Only the new table is touched:
+	-- other DDL (a restore's ALTER TABLE, a sibling's owner) is left alone.
+	FOR created, args IN
+		SELECT DISTINCT ON (c.objid) c.objid::regclass, apikit.audit_trigger_args(t.tgargs)
 		  FROM pg_event_trigger_ddl_commands() c
-		  CROSS JOIN LATERAL pg_partition_ancestors(c.objid) a
+		  JOIN pg_class k ON k.oid = c.objid
+		  CROSS JOIN LATERAL pg_partition_ancestors(c.objid) WITH ORDINALITY a
 		  JOIN pg_trigger t ON t.tgrelid = a.relid
 		 WHERE c.classid = 'pg_class'::regclass AND c.objsubid = 0
-		   AND t.tgname = 'apikit_audit' AND t.tgparentid = 0
+		   AND c.command_tag = 'CREATE TABLE'
+		   AND k.relispartition AND k.relkind IN ('r', 'p')
+		   AND t.tgname = 'apikit_audit_truncate' AND t.tgparentid = 0
+		   AND a.relid <> c.objid
 		   AND t.tgfoid = 'apikit.audit_trigger()'::regprocedure
+		 ORDER BY c.objid, a.ordinality
 	LOOP
-		PERFORM apikit.audit_partition_truncates(audited, false);
+		EXECUTE format('CREATE TRIGGER apikit_audit_truncate '
+					   'AFTER TRUNCATE ON %s '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION apikit.audit_trigger(%L, %L)',
+					   created, coalesce(args[1], '{}'), coalesce(args[2], '{}'));
 	END LOOP;
 END
 $$;
 
 COMMENT ON FUNCTION apikit.audit_new_partitions() IS
-	'Internal: event trigger that audits TRUNCATE of partitions created or attached later';
+	'Internal: event trigger that audits TRUNCATE of partitions created later';
 
 CREATE EVENT TRIGGER apikit_audit_new_partitions ON ddl_command_end
-	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+	WHEN TAG IN ('CREATE TABLE')
 	EXECUTE FUNCTION apikit.audit_new_partitions();
 
 CREATE FUNCTION apikit.audit_enable(
@@ -225,6 +238,19 @@ BEGIN
 					  HINT = 'exclude_columns and mask_columns name columns of the audited table.';
 		END IF;
 	END LOOP;
+	-- row_key holds the key: a masked key column would give every row the
+	-- same key, and audit_history one row's history for all of them.
+	IF EXISTS (SELECT FROM pg_class c
+				 JOIN pg_index i ON i.indrelid = c.oid
+				 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+				WHERE c.oid = rel AND a.attname = ANY (mask_columns)
+				  AND CASE c.relreplident WHEN 'd' THEN i.indisprimary
+										  WHEN 'i' THEN i.indisreplident ELSE false END) THEN
+		RAISE EXCEPTION 'key columns of "%" cannot be masked', rel
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'row_key holds the key of every logged row; masked, it would no longer tell rows apart.',
+				  HINT = 'Use a surrogate key, or exclude nothing and mask the other columns.';
+	END IF;
 	IF exclude_columns && mask_columns THEN
 		RAISE EXCEPTION 'a column cannot be both excluded and masked'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -276,8 +302,10 @@ BEGIN
 	END IF;
 	EXECUTE format('DROP TRIGGER IF EXISTS apikit_audit ON %s', rel);
 	EXECUTE format('DROP TRIGGER IF EXISTS apikit_audit_truncate ON %s', rel);
-	FOR part IN SELECT relid FROM pg_partition_tree(rel) WHERE relid <> rel LOOP
-		EXECUTE format('DROP TRIGGER IF EXISTS apikit_audit_truncate ON %s', part);
+	FOR part IN SELECT t.tgrelid FROM pg_partition_tree(rel) p
+				  JOIN pg_trigger t ON t.tgrelid = p.relid
+				 WHERE p.relid <> rel AND t.tgname = 'apikit_audit_truncate' LOOP
+		EXECUTE format('DROP TRIGGER apikit_audit_truncate ON %s', part);
 	END LOOP;
 END
 $$;
@@ -376,6 +404,7 @@ AS $$
 DECLARE
 	nsp name;
 	relname name;
+	first_after bigint;
 	result jsonb;
 BEGIN
 	PERFORM apikit.audit_check_key(rel, key);
@@ -384,16 +413,23 @@ BEGIN
 	END IF;
 	SELECT n.nspname, c.relname INTO nsp, relname
 	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
-	-- The row's last change up to "at", unless a TRUNCATE came after it.
-	-- Changes to one row are ordered by ID: a writer takes its row ID only
-	-- after the previous writer of that row committed.
+	-- Changes to one row are ordered by ID (a writer takes its row ID only
+	-- after the previous writer of that row committed), but ts is when a
+	-- statement started, which a later change can have started before.  So
+	-- the row at "at" is the last change before the first one stamped
+	-- after "at", unless a TRUNCATE came in between.
+	SELECT min(id) INTO first_after
+	  FROM apikit.audit_log
+	 WHERE row_key = key AND table_name = relname AND schema_name = nsp AND ts > at;
 	SELECT CASE WHEN e.op IN ('DELETE', 'TRUNCATE') THEN NULL ELSE e.new_row END
 	  INTO result
 	  FROM (SELECT id, op, new_row FROM apikit.audit_log
-			 WHERE row_key = key AND table_name = relname AND schema_name = nsp AND ts <= at
+			 WHERE row_key = key AND table_name = relname AND schema_name = nsp
+			   AND ts <= at AND id < coalesce(first_after, 9223372036854775807)
 			UNION ALL
 			SELECT id, op, NULL FROM apikit.audit_log
-			 WHERE op = 'TRUNCATE' AND table_name = relname AND schema_name = nsp AND ts <= at) e
+			 WHERE op = 'TRUNCATE' AND table_name = relname AND schema_name = nsp
+			   AND ts <= at AND id < coalesce(first_after, 9223372036854775807)) e
 	 ORDER BY e.id DESC
 	 LIMIT 1;
 	RETURN result;
@@ -451,7 +487,7 @@ DECLARE
 	n bigint;
 BEGIN
 	IF older_than IS NULL OR older_than < interval '0' THEN
-		RAISE EXCEPTION 'older_than must be a positive interval'
+		RAISE EXCEPTION 'older_than must not be negative'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	cutoff := now() - older_than;
