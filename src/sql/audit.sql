@@ -100,6 +100,26 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION apikit.audit_trigger_args(bytea) IS
 	'Internal: pg_trigger.tgargs as an array';
 
+-- A table's key as the trigger sees it (RelationGetIndexAttrBitmap's
+-- identity key): the primary key, or the replica identity index a DBA
+-- chose; null when there is neither.
+CREATE FUNCTION apikit.audit_key_columns(rel regclass)
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT array_agg(a.attname::text ORDER BY a.attname)
+	  FROM pg_class c
+	  JOIN pg_index i ON i.indrelid = c.oid
+	  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+	 WHERE c.oid = rel
+	   AND CASE c.relreplident WHEN 'd' THEN i.indisprimary
+							   WHEN 'i' THEN i.indisreplident ELSE false END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_key_columns(regclass) IS
+	'Internal: a table''s key columns (primary key or replica identity), sorted';
+
 -- PostgreSQL clones row triggers to partitions but not statement triggers:
 -- a TRUNCATE of one partition would go unlogged.  Every partition below an
 -- audited table gets the TRUNCATE trigger too: from audit_enable, and from
@@ -240,12 +260,7 @@ BEGIN
 	END LOOP;
 	-- row_key holds the key: a masked key column would give every row the
 	-- same key, and audit_history one row's history for all of them.
-	IF EXISTS (SELECT FROM pg_class c
-				 JOIN pg_index i ON i.indrelid = c.oid
-				 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
-				WHERE c.oid = rel AND a.attname = ANY (mask_columns)
-				  AND CASE c.relreplident WHEN 'd' THEN i.indisprimary
-										  WHEN 'i' THEN i.indisreplident ELSE false END) THEN
+	IF apikit.audit_key_columns(rel) && mask_columns THEN
 		RAISE EXCEPTION 'key columns of "%" cannot be masked', rel
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = 'row_key holds the key of every logged row; masked, it would no longer tell rows apart.',
@@ -352,14 +367,7 @@ BEGIN
 				  DETAIL = format('The key given is a JSON %s.', jsonb_typeof(key)),
 				  HINT = 'Name the row by its key columns, for example {"id": 42}.';
 	END IF;
-	SELECT array_agg(a.attname::text ORDER BY a.attname)
-	  INTO want
-	  FROM pg_class c
-	  JOIN pg_index i ON i.indrelid = c.oid
-	  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
-	 WHERE c.oid = rel
-	   AND CASE c.relreplident WHEN 'd' THEN i.indisprimary
-							   WHEN 'i' THEN i.indisreplident ELSE false END;
+	want := apikit.audit_key_columns(rel);
 	got := ARRAY(SELECT jsonb_object_keys(key) ORDER BY 1);
 	IF want IS NOT NULL AND got IS DISTINCT FROM want THEN
 		RAISE EXCEPTION 'audit row key does not match the key of "%"', rel

@@ -33,6 +33,17 @@ CREATE SEQUENCE audit.log_apikit_shape_id_seq;
 CREATE TRIGGER items_audit AFTER INSERT OR UPDATE OR DELETE ON items_shape
 	FOR EACH ROW EXECUTE FUNCTION audit.row_trigger_apikit_shape();
 SQL
+# Milliseconds one statement takes, as the server measures it.
+statement_ms() {
+	bench_psql -c "
+		DO \$\$
+		DECLARE t0 timestamptz := clock_timestamp();
+		BEGIN
+			$1;
+			RAISE NOTICE 'ms=%', extract(epoch FROM clock_timestamp() - t0) * 1000;
+		END \$\$;" 2>&1 | sed -nE 's/.*ms=([0-9.]+).*/\1/p'
+}
+
 # The floor: the same log rows written by one set-based INSERT, with no
 # trigger, no hashing and no per-row work, into tables shaped like
 # apikit.audit_log (heap only, and with its indexes).  What this costs any
@@ -41,17 +52,11 @@ bench_psql -q -c "CREATE TABLE log_heap (LIKE apikit.audit_log)" \
 	-c "CREATE TABLE log_indexed (LIKE apikit.audit_log INCLUDING ALL)"
 floor_ms() {	# table
 	bench_psql -q -c "TRUNCATE $1" -c "CHECKPOINT" >/dev/null
-	bench_psql -c "
-		DO \$\$
-		DECLARE t0 timestamptz := clock_timestamp();
-		BEGIN
-			INSERT INTO $1
-			SELECT row_number() OVER (), now(), '1'::xid8, 'INSERT', 'items_plain'::regclass,
-				   'public', 'items_plain', jsonb_build_object('id', id), NULL, to_jsonb(p), NULL,
-				   'postgres', 'postgres', 'psql', NULL, NULL, sha256(id::text::bytea)
-			  FROM items_plpgsql p;
-			RAISE NOTICE 'ms=%', extract(epoch FROM clock_timestamp() - t0) * 1000;
-		END \$\$;" 2>&1 | sed -nE 's/.*ms=([0-9.]+).*/\1/p'
+	statement_ms "INSERT INTO $1
+		SELECT row_number() OVER (), now(), '1'::xid8, 'INSERT', 'items_plain'::regclass,
+			   'public', 'items_plain', jsonb_build_object('id', id), NULL, to_jsonb(p), NULL,
+			   'postgres', 'postgres', 'psql', NULL, NULL, sha256(id::text::bytea)
+		  FROM items_plpgsql p"
 }
 
 # For experiments: SQL run once the tables are set up.
@@ -62,16 +67,10 @@ floor_ms() {	# table
 insert_ms() {
 	bench_psql -q -c "TRUNCATE items_plain, items_apikit, items_plpgsql, items_shape, audit.log, audit.log_apikit_shape, apikit.audit_log" \
 		-c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
-	bench_psql -c "
-		DO \$\$
-		DECLARE t0 timestamptz := clock_timestamp();
-		BEGIN
-			INSERT INTO $1 (a, b, c, d, e, f, g, h, i)
-			SELECT g, g % 1000, 'name ' || g, 'user' || g || '@example.com', g * 1.5,
-				   now(), g % 2 = 0, md5(g::text), 'payload text for row ' || g
-			  FROM generate_series(1, $rows) g;
-			RAISE NOTICE 'ms=%', extract(epoch FROM clock_timestamp() - t0) * 1000;
-		END \$\$;" 2>&1 | sed -nE 's/.*ms=([0-9.]+).*/\1/p'
+	statement_ms "INSERT INTO $1 (a, b, c, d, e, f, g, h, i)
+		SELECT g, g % 1000, 'name ' || g, 'user' || g || '@example.com', g * 1.5,
+			   now(), g % 2 = 0, md5(g::text), 'payload text for row ' || g
+		  FROM generate_series(1, $rows) g"
 }
 
 declare -a plain apikit plpgsql shape r_apikit r_plpgsql r_shape fheap findexed
