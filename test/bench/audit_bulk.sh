@@ -44,19 +44,17 @@ statement_ms() {
 		END \$\$;" 2>&1 | sed -nE 's/.*ms=([0-9.]+).*/\1/p'
 }
 
-# The floor: the same log rows written by one set-based INSERT, with no
-# trigger, no hashing and no per-row work, into tables shaped like
-# apikit.audit_log (heap only, and with its indexes).  What this costs any
-# row-level audit log of the issue's shape would pay too.
+# The floor: apikit's own log rows of the round, already computed, copied
+# by one INSERT ... SELECT (one heap_insert per row, as the trigger does) into
+# tables shaped like apikit.audit_log: heap only, and with its indexes.  No
+# trigger, no jsonb, no hashing: only the writing, which any row-per-change
+# log of the issue's shape pays whoever computes it.
 bench_psql -q -c "CREATE TABLE log_heap (LIKE apikit.audit_log)" \
-	-c "CREATE TABLE log_indexed (LIKE apikit.audit_log INCLUDING ALL)"
+	-c "CREATE TABLE log_indexed (LIKE apikit.audit_log INCLUDING ALL)" \
+	-c "CREATE TABLE log_rows (LIKE apikit.audit_log)"
 floor_ms() {	# table
-	bench_psql -q -c "TRUNCATE $1" -c "CHECKPOINT" >/dev/null
-	statement_ms "INSERT INTO $1
-		SELECT row_number() OVER (), now(), '1'::xid8, 'INSERT', 'items_plain'::regclass,
-			   'public', 'items_plain', jsonb_build_object('id', id), NULL, to_jsonb(p), NULL,
-			   'postgres', 'postgres', 'psql', NULL, NULL, sha256(id::text::bytea)
-		  FROM items_plpgsql p"
+	bench_psql -q -c "TRUNCATE $1" -c "VACUUM ANALYZE $1" -c "CHECKPOINT" >/dev/null
+	statement_ms "INSERT INTO $1 SELECT * FROM log_rows"
 }
 
 # For experiments: SQL run once the tables are set up.
@@ -73,16 +71,18 @@ insert_ms() {
 		  FROM generate_series(1, $rows) g"
 }
 
-declare -a plain apikit plpgsql shape r_apikit r_plpgsql r_shape fheap findexed
+declare -a plain apikit plpgsql shape r_apikit r_plpgsql r_shape r_floor fheap findexed
 for ((i = 0; i < rounds; i++)); do
 	p=$(insert_ms items_plain)
 	a=$(insert_ms items_apikit)
 	audited=$(bench_psql -c "SELECT count(*) FROM apikit.audit_log")
+	bench_psql -q -c "TRUNCATE log_rows" -c "INSERT INTO log_rows SELECT * FROM apikit.audit_log"
 	sh=$(insert_ms items_shape)
 	l=$(insert_ms items_plpgsql)
-	fh=$(floor_ms log_heap)		# items_plpgsql is still full from this round
+	fh=$(floor_ms log_heap)
 	fi=$(floor_ms log_indexed)
 	plain+=("$p"); apikit+=("$a"); plpgsql+=("$l"); shape+=("$sh"); fheap+=("$fh"); findexed+=("$fi")
+	r_floor+=("$(awk -v p="$p" -v f="$fi" 'BEGIN {printf "%.3f", (p + f) / p}')")
 	r_shape+=("$(awk -v a="$a" -v s="$sh" 'BEGIN {printf "%.3f", s / a}')")
 	r_apikit+=("$(awk -v a="$a" -v p="$p" 'BEGIN {printf "%.3f", a / p}')")
 	r_plpgsql+=("$(awk -v a="$a" -v l="$l" 'BEGIN {printf "%.3f", l / a}')")
@@ -96,7 +96,8 @@ echo "  unaudited        $(med "${plain[@]}") ms"
 echo "  apikit           $(med "${apikit[@]}") ms"
 echo "  plpgsql trigger  $(med "${plpgsql[@]}") ms"
 echo "  plpgsql trigger writing apikit's log shape (no hashes)  $(med "${shape[@]}") ms"
-echo "  floor: the log rows alone, set-based, no trigger: heap only $(med "${fheap[@]}") ms, with the log's indexes $(med "${findexed[@]}") ms"
+echo "  floor: apikit's log rows, precomputed, copied with no trigger: heap only $(med "${fheap[@]}") ms, with the log's indexes $(med "${findexed[@]}") ms"
 echo "  apikit / unaudited   $(med "${r_apikit[@]}")  (median of per-round ratios; target <= 2.0)"
+echo "  (unaudited + indexed floor) / unaudited   $(med "${r_floor[@]}")  (the least any trigger could reach)"
 echo "  plpgsql / apikit     $(med "${r_plpgsql[@]}")  (median of per-round ratios; target >= 3.0)"
 echo "  plpgsql in apikit's log shape / apikit  $(med "${r_shape[@]}")  (median of per-round ratios)"
