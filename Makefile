@@ -30,6 +30,14 @@ OBJS = \
 	src/audit/audit_trigger.o \
 	src/audit/audit_verify.o \
 	src/audit/sha256.o \
+	src/json/json_view.o \
+	src/json/jsonschema_compile.o \
+	src/json/jsonschema_eval.o \
+	src/json/jsonschema_format.o \
+	src/json/jsonschema_metadata.o \
+	src/json/jsonschema_regex.o \
+	src/json/jsonschema_sql.o \
+	src/json/jsonschema_uri.o \
 	src/worker/heartbeat.o \
 	src/worker/jobs.o \
 	src/worker/schedule.o \
@@ -41,7 +49,8 @@ SQL_PARTS = \
 	src/sql/apikit.sql \
 	src/sql/worker.sql \
 	src/sql/ratelimit.sql \
-	src/sql/audit.sql
+	src/sql/audit.sql \
+	src/sql/json.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard $(EXTENSION)--*--*.sql)
@@ -90,12 +99,18 @@ $(OBJS): .pg-built-for
 	@echo '$(PG_BUILT_FOR)' | cmp -s - $@ || echo '$(PG_BUILT_FOR)' > $@
 FORCE:
 
+# The built-in meta-schemas, compiled into the library.
+src/json/jsonschema_metadata.c: tools/embed-metaschemas.sh $(shell find $(srcdir)/src/json/metaschemas -name '*.json' 2>/dev/null)
+	tools/embed-metaschemas.sh src/json/metaschemas > $@.tmp && mv $@.tmp $@
+EXTRA_CLEAN = src/json/jsonschema_metadata.c
+
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 	cat $(SQL_PARTS) > $@
 
 # Plain C unit tests of the pure halves: no server headers, no server.
 UNIT_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Itest/unit
-UNIT_TESTS = test/unit/bin/test_schedule test/unit/bin/test_gcra test/unit/bin/test_audit_codec
+UNIT_TESTS = test/unit/bin/test_schedule test/unit/bin/test_gcra test/unit/bin/test_audit_codec \
+	test/unit/bin/test_jsonschema_uri test/unit/bin/test_jsonschema_format
 UNIT_SELFTEST = test/unit/bin/test_selftest_fails
 
 test/unit/bin/test_schedule: test/unit/test_schedule.c src/worker/schedule.c test/unit/unit.h
@@ -109,6 +124,14 @@ test/unit/bin/test_gcra: test/unit/test_gcra.c src/ratelimit/gcra.c include/gcra
 test/unit/bin/test_audit_codec: test/unit/test_audit_codec.c src/audit/audit_codec.c src/audit/sha256.c include/audit_codec.h include/sha256.h test/unit/unit.h
 	@mkdir -p test/unit/bin
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_audit_codec.c src/audit/audit_codec.c src/audit/sha256.c
+
+test/unit/bin/test_jsonschema_uri: test/unit/test_jsonschema_uri.c src/json/jsonschema_uri.c include/jsonschema_uri.h test/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_jsonschema_uri.c src/json/jsonschema_uri.c
+
+test/unit/bin/test_jsonschema_format: test/unit/test_jsonschema_format.c src/json/jsonschema_format.c include/jsonschema_format.h test/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_jsonschema_format.c src/json/jsonschema_format.c
 
 # A unit test that must fail: proves a failing test fails the run.
 test/unit/bin/test_selftest_fails: test/unit/test_selftest.c test/unit/unit.h

@@ -15,6 +15,7 @@ extern bool apikit_preloading;
 
 /* guc.c */
 extern void apikit_guc_init(void);
+extern void apikit_jsonschema_init(void);
 
 /* shmem.c */
 extern void apikit_shmem_init(void);

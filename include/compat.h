@@ -22,6 +22,14 @@ extern PGDLLEXPORT void _PG_init(void);
 #endif
 
 /*
+ * PostgreSQL 18 marks functions that do not return with pg_noreturn, placed
+ * before the declaration; 15 has a GCC-style attribute that works there too.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
+/*
  * PostgreSQL 16 renamed SetSingleFuncCall() to InitMaterializedSRF(); the
  * behaviour is the same.
  */

@@ -14,5 +14,8 @@ extern bool apikit_audit_enabled;
 extern bool apikit_audit_statement;
 extern int	apikit_audit_seal_interval;
 extern char *apikit_actor;
+extern int	apikit_json_default_draft;
+extern bool apikit_json_format_assertion;
+extern bool apikit_json_errors_as_http;
 
 #endif							/* APIKIT_GUC_H */

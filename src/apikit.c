@@ -28,14 +28,17 @@ _PG_init(void)
 	/* 1. apikit.* settings, in every process that loads the library. */
 	apikit_guc_init();
 
+	/* 2. Per-backend caches that follow invalidations (JSON schemas). */
+	apikit_jsonschema_init();
+
 	if (!apikit_preloading)
 		return;
 
-	/* 2. Shared memory: one request/startup pair sizes every component. */
+	/* 3. Shared memory: one request/startup pair sizes every component. */
 	apikit_shmem_init();
 
 	/*
-	 * 3. Background workers.  pg_upgrade starts the server with -b and must
+	 * 4. Background workers.  pg_upgrade starts the server with -b and must
 	 * not see apikit's jobs write to the database it is upgrading.
 	 */
 	if (!IsBinaryUpgrade)

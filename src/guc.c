@@ -53,6 +53,34 @@ int			apikit_ratelimit_max_keys = 100000;
 bool		apikit_ratelimit_enabled = true;
 
 /*
+ * apikit.json_default_draft: the JSON Schema draft of a schema that has no
+ * "$schema".  2020-12 is the current one and PostgREST's and OpenAPI 3.1's
+ * choice; 7 is for schemas written for older validators.
+ */
+int			apikit_json_default_draft = 2020;
+
+static const struct config_enum_entry json_draft_options[] = {
+	{"2020-12", 2020, false},
+	{"7", 7, false},
+	{"draft-07", 7, true},
+	{NULL, 0, false}
+};
+
+/*
+ * apikit.json_format_assertion: "format" is checked (on) or only an
+ * annotation (off).  The 2020-12 specification leaves it off by default;
+ * apikit checks, because an API that accepts "not-an-email" where the
+ * schema says "email" surprises everyone who wrote the schema.
+ */
+bool		apikit_json_format_assertion = true;
+
+/*
+ * apikit.json_errors_as_http: json_assert_valid raises PostgREST's
+ * SQLSTATE PGRST (status 400, the errors in the body) instead of 22023.
+ */
+bool		apikit_json_errors_as_http = false;
+
+/*
  * apikit.audit_enabled: off makes the audit triggers write nothing.  Only
  * superusers may change it, so that a session cannot hide its own changes;
  * a superuser can already drop the triggers, and this is the same power
@@ -163,6 +191,34 @@ apikit_guc_init(void)
 							   PGC_USERSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("apikit.json_default_draft",
+							 "The JSON Schema draft of schemas without \"$schema\".",
+							 NULL,
+							 &apikit_json_default_draft,
+							 2020,
+							 json_draft_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("apikit.json_format_assertion",
+							 "Whether JSON Schema \"format\" is checked rather than only annotated.",
+							 NULL,
+							 &apikit_json_format_assertion,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("apikit.json_errors_as_http",
+							 "Whether json_assert_valid raises PostgREST's PGRST error (HTTP 400) instead of SQLSTATE 22023.",
+							 NULL,
+							 &apikit_json_errors_as_http,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("apikit");
 }

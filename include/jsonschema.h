@@ -1,0 +1,262 @@
+/*
+ * jsonschema.h
+ *		JSON Schema validation of jsonb: the compiled form of a schema, the
+ *		evaluator's interface and the in-place jsonb reader they share.
+ *
+ * A schema is compiled once into a graph of JsNode (one per subschema, with
+ * its keywords decoded: numbers, sorted property names, compiled regular
+ * expressions, resolved references) and cached per backend by content
+ * (jsonschema_cache.c).  Instances are never converted: the evaluator reads
+ * jsonb containers in place through JV, a view of one value.
+ */
+#ifndef APIKIT_JSONSCHEMA_H
+#define APIKIT_JSONSCHEMA_H
+
+#include "nodes/pg_list.h"
+#include "regex/regex.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "jsonschema_format.h"
+
+/* ---- jsonb values in place (json_view.c) ---- */
+
+typedef enum JvType
+{
+	JV_NULL,
+	JV_BOOL,
+	JV_NUMBER,
+	JV_STRING,
+	JV_ARRAY,
+	JV_OBJECT
+} JvType;
+
+typedef struct JV
+{
+	JvType		type;
+	bool		b;				/* JV_BOOL */
+	int			len;			/* JV_STRING: bytes */
+	const char *str;			/* JV_STRING, not NUL-terminated */
+	Numeric		num;			/* JV_NUMBER */
+	JsonbContainer *c;			/* JV_ARRAY, JV_OBJECT */
+} JV;
+
+/* Reads the children of one container in order, with running offsets. */
+typedef struct JvIter
+{
+	JsonbContainer *c;
+	char	   *base;
+	int			i;				/* next child */
+	int			end;			/* one past the last child to read */
+	uint32		off;
+} JvIter;
+
+/* A number as m * 10^-scale when it fits in 18 digits; else not ok. */
+typedef struct JsDec
+{
+	int64		m;
+	int16		scale;
+	bool		ok;
+} JsDec;
+
+extern void jv_root(Jsonb *jb, JV *out);
+extern int	jv_count(const JV *v);
+extern void jv_array_get(const JV *arr, int i, JV *out);
+extern void jv_iter_values(JvIter *it, const JV *v);	/* array elements */
+extern void jv_iter_keys(JvIter *it, const JV *obj);
+extern void jv_iter_object_values(JvIter *it, const JV *obj);
+extern void jv_iter_next(JvIter *it, JV *out);
+extern bool jv_object_find(const JV *obj, const char *key, int len, JV *out);
+extern int	jv_key_cmp(const char *a, int alen, const char *b, int blen);
+extern bool jv_equal(const JV *a, const JV *b);
+extern JsDec jv_decimal(Numeric n);
+extern int	jv_num_cmp(Numeric a, const JsDec *ad, Numeric b, const JsDec *bd);
+extern bool jv_num_is_integer(Numeric n, const JsDec *d);
+extern bool jv_num_multiple_of(Numeric n, const JsDec *nd, Numeric m, const JsDec *md);
+extern const char *jv_type_name(JvType t);
+extern char *jv_to_text(const JV *v, int maxlen);
+
+/* ---- compiled schemas (jsonschema_compile.c) ---- */
+
+#define JS_DRAFT_7		7
+#define JS_DRAFT_2020	2020
+
+/* Vocabularies a meta-schema's "$vocabulary" can turn off. */
+#define JS_VOCAB_APPLICATOR		0x01
+#define JS_VOCAB_UNEVALUATED	0x02
+#define JS_VOCAB_VALIDATION		0x04
+#define JS_VOCAB_FORMAT			0x08	/* format-annotation or -assertion */
+#define JS_VOCAB_ALL			0x0F
+
+/* Type bits, for "type" and for the instance's own type. */
+#define JS_T_NULL		0x01
+#define JS_T_BOOLEAN	0x02
+#define JS_T_OBJECT		0x04
+#define JS_T_ARRAY		0x08
+#define JS_T_NUMBER		0x10
+#define JS_T_STRING		0x20
+#define JS_T_INTEGER	0x40
+
+typedef struct JsNode JsNode;
+
+/* A schema resource: the document root or a subschema with "$id". */
+typedef struct JsResource
+{
+	char	   *base;			/* absolute URI, no fragment */
+	int			ndynamic;
+	char	  **dynamic_names;	/* its "$dynamicAnchor"s */
+	JsNode	  **dynamic_nodes;
+} JsResource;
+
+typedef struct JsNamedNode
+{
+	const char *name;
+	int			len;
+	JsNode	   *node;
+} JsNamedNode;
+
+typedef struct JsNamedList		/* dependentRequired: name -> names */
+{
+	const char *name;
+	int			len;
+	JV			names;			/* array of strings */
+} JsNamedList;
+
+typedef struct JsPattern
+{
+	char	   *source;
+	regex_t		re;
+} JsPattern;
+
+typedef struct JsPatternNode
+{
+	JsPattern  *pattern;
+	JsNode	   *node;
+} JsPatternNode;
+
+typedef struct JsNumber
+{
+	Numeric		num;
+	JsDec		dec;
+} JsNumber;
+
+/* Which numeric keywords a node has. */
+#define JS_HAS_MINIMUM		0x01
+#define JS_HAS_MAXIMUM		0x02
+#define JS_HAS_EXMIN		0x04
+#define JS_HAS_EXMAX		0x08
+#define JS_HAS_MULTIPLE		0x10
+
+struct JsNode
+{
+	int8		boolean;		/* -1: an object schema; 0/1: false/true */
+	bool		compiled;
+	int16		draft;
+	JsResource *resource;
+	char	   *location;		/* JSON pointer from its document's root */
+
+	uint8		types;			/* 0: no "type" keyword */
+	uint8		numflags;
+	bool		has_const;
+	bool		has_enum;
+	bool		unique_items;
+	bool		has_dynamic_anchor;
+	JV			const_value;
+	JV			enum_values;	/* an array */
+	JsNumber	minimum,
+				maximum,
+				exclusive_minimum,
+				exclusive_maximum,
+				multiple_of;
+	int64		min_length,		/* -1: absent */
+				max_length,
+				min_items,
+				max_items,
+				min_properties,
+				max_properties,
+				min_contains,	/* default 1 */
+				max_contains;
+	bool		has_min_contains;
+	JsPattern  *pattern;
+	JsonSchemaFormat format;
+	const char *format_name;
+
+	JV			required;		/* array of strings, or JV_NULL */
+	JsNamedList *dep_required;
+	int			ndep_required;
+	const char *dep_required_kw;
+
+	JsNamedNode *properties;	/* sorted in jsonb key order */
+	int			nproperties;
+	JsPatternNode *pattern_properties;
+	int			npattern_properties;
+	JsNode	   *additional_properties;
+	JsNode	   *property_names;
+	JsNamedNode *dep_schemas;
+	int			ndep_schemas;
+	const char *dep_schemas_kw;
+
+	JsNode	  **prefix_items;
+	int			nprefix_items;
+	const char *prefix_kw;		/* "prefixItems", or draft 7's "items" */
+	JsNode	   *items;			/* items after the prefix */
+	const char *items_kw;		/* "items", or draft 7's "additionalItems" */
+	JsNode	   *contains;
+
+	JsNode	  **all_of;
+	int			nall_of;
+	JsNode	  **any_of;
+	int			nany_of;
+	JsNode	  **one_of;
+	int			none_of;
+	JsNode	   *not_schema;
+	JsNode	   *if_schema;
+	JsNode	   *then_schema;
+	JsNode	   *else_schema;
+	JsNode	   *unevaluated_properties;
+	JsNode	   *unevaluated_items;
+
+	JsNode	   *ref;			/* "$ref", resolved */
+	JsNode	   *dynamic_ref;	/* "$dynamicRef", resolved statically */
+	const char *dynamic_ref_name;	/* its anchor when the target bookends */
+};
+
+/* A compiled schema: everything lives in cxt, deleted as a whole. */
+typedef struct JsSchema
+{
+	MemoryContext cxt;
+	JsNode	   *root;
+	Jsonb	   *source;			/* the schema, copied: nodes point into it */
+	bool		uses_registry;	/* read apikit.json_schemas */
+	List	   *patterns;		/* JsPattern: regex_t must be freed */
+	int			default_draft;
+} JsSchema;
+
+extern JsSchema *jsonschema_compile(Jsonb *schema, const char *uri,
+									int default_draft, MemoryContext parent);
+extern void jsonschema_free(JsSchema *s);
+extern Jsonb *jsonschema_builtin(const char *uri);	/* jsonschema_meta.c */
+extern const char *jsonschema_metaschema_uri(int draft);
+
+/* ---- evaluation (jsonschema_eval.c) ---- */
+
+typedef struct JsError
+{
+	char	   *instance_location;
+	char	   *keyword_location;
+	char	   *message;
+} JsError;
+
+/*
+ * Validate instance against s.  With errors non-NULL, every failure is
+ * collected (JsError *), else evaluation stops at the first one.
+ */
+extern bool jsonschema_validate(JsSchema *s, Jsonb *instance, List **errors,
+								bool format_assertion);
+
+/* ---- the registry and the cache (jsonschema_sql.c) ---- */
+
+extern Jsonb *jsonschema_registry_lookup(const char *uri);
+
+
+#endif							/* APIKIT_JSONSCHEMA_H */

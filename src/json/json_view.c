@@ -1,0 +1,489 @@
+/*
+ * json_view.c
+ *		Reading jsonb in place, and JSON's notions of number and equality.
+ *
+ * The validator visits every value of a document, often several times
+ * (each applicator re-reads its instance), so it reads jsonb's binary
+ * layout directly instead of through JsonbIterator, which allocates a
+ * JsonbValue per step.  The layout is the on-disk format (utils/jsonb.h),
+ * stable across major versions because pg_upgrade keeps jsonb as it is.
+ *
+ * Numbers: JSON Schema compares numbers mathematically (1.0 is an
+ * integer, 1 equals 1.0).  jsonb keeps them as numeric, which is exact;
+ * the common ones (18 significant digits or fewer) are decoded once into a
+ * scaled int64 so that comparisons avoid numeric's function calls.  The
+ * rest go through numeric's own functions.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/json.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "jsonschema.h"
+
+/* ---- containers ---- */
+
+static inline int
+child_count(const JsonbContainer *c)
+{
+	int			n = c->header & JB_CMASK;
+
+	return (c->header & JB_FOBJECT) ? n * 2 : n;
+}
+
+static inline char *
+child_base(JsonbContainer *c)
+{
+	return (char *) &c->children[child_count(c)];
+}
+
+/* Offset of child i: back to the nearest stored offset, as jsonb does. */
+static uint32
+child_offset(const JsonbContainer *c, int index)
+{
+	uint32		offset = 0;
+
+	for (int i = index - 1; i >= 0; i--)
+	{
+		offset += JBE_OFFLENFLD(c->children[i]);
+		if (JBE_HAS_OFF(c->children[i]))
+			break;
+	}
+	return offset;
+}
+
+static void
+fill(JsonbContainer *c, char *base, int index, uint32 offset, uint32 end,
+	 JV *out)
+{
+	JEntry		e = c->children[index];
+
+	if (JBE_ISSTRING(e))
+	{
+		out->type = JV_STRING;
+		out->str = base + offset;
+		out->len = end - offset;
+	}
+	else if (JBE_ISNUMERIC(e))
+	{
+		out->type = JV_NUMBER;
+		out->num = (Numeric) (base + INTALIGN(offset));
+	}
+	else if (JBE_ISBOOL_TRUE(e))
+	{
+		out->type = JV_BOOL;
+		out->b = true;
+	}
+	else if (JBE_ISBOOL_FALSE(e))
+	{
+		out->type = JV_BOOL;
+		out->b = false;
+	}
+	else if (JBE_ISNULL(e))
+		out->type = JV_NULL;
+	else
+	{
+		JsonbContainer *child = (JsonbContainer *) (base + INTALIGN(offset));
+
+		out->type = (child->header & JB_FOBJECT) ? JV_OBJECT : JV_ARRAY;
+		out->c = child;
+	}
+}
+
+static void
+get_child(JsonbContainer *c, int index, JV *out)
+{
+	uint32		offset = child_offset(c, index);
+	uint32		end = offset;
+
+	JBE_ADVANCE_OFFSET(end, c->children[index]);
+	fill(c, child_base(c), index, offset, end, out);
+}
+
+void
+jv_root(Jsonb *jb, JV *out)
+{
+	JsonbContainer *c = &jb->root;
+
+	if (c->header & JB_FSCALAR)
+		get_child(c, 0, out);
+	else
+	{
+		out->type = (c->header & JB_FOBJECT) ? JV_OBJECT : JV_ARRAY;
+		out->c = c;
+	}
+}
+
+int
+jv_count(const JV *v)
+{
+	return v->c->header & JB_CMASK;
+}
+
+void
+jv_array_get(const JV *arr, int i, JV *out)
+{
+	get_child(arr->c, i, out);
+}
+
+static void
+iter_init(JvIter *it, JsonbContainer *c, int start, int end)
+{
+	it->c = c;
+	it->base = child_base(c);
+	it->i = start;
+	it->end = end;
+	it->off = start > 0 ? child_offset(c, start) : 0;
+}
+
+void
+jv_iter_values(JvIter *it, const JV *v)
+{
+	iter_init(it, v->c, 0, jv_count(v));
+}
+
+void
+jv_iter_keys(JvIter *it, const JV *obj)
+{
+	iter_init(it, obj->c, 0, jv_count(obj));
+}
+
+void
+jv_iter_object_values(JvIter *it, const JV *obj)
+{
+	int			n = jv_count(obj);
+
+	iter_init(it, obj->c, n, 2 * n);
+}
+
+void
+jv_iter_next(JvIter *it, JV *out)
+{
+	uint32		start = it->off;
+
+	Assert(it->i < it->end);
+	JBE_ADVANCE_OFFSET(it->off, it->c->children[it->i]);
+	fill(it->c, it->base, it->i, start, it->off, out);
+	it->i++;
+}
+
+/* jsonb's key order: shorter first, then bytes. */
+int
+jv_key_cmp(const char *a, int alen, const char *b, int blen)
+{
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	return memcmp(a, b, alen);
+}
+
+bool
+jv_object_find(const JV *obj, const char *key, int len, JV *out)
+{
+	int			n = jv_count(obj);
+	int			lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		JV			k;
+		int			cmp;
+
+		get_child(obj->c, mid, &k);
+		cmp = jv_key_cmp(k.str, k.len, key, len);
+		if (cmp == 0)
+		{
+			get_child(obj->c, mid + n, out);
+			return true;
+		}
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* ---- numbers ---- */
+
+/*
+ * numeric's on-disk header (utils/adt/numeric.c): a short form for small
+ * weights and scales, a long form otherwise, and special values (NaN,
+ * infinities) that JSON never produces.
+ */
+#define NUM_SIGN_MASK		0xC000
+#define NUM_NEG				0x4000
+#define NUM_SHORT			0x8000
+#define NUM_SPECIAL			0xC000
+#define NUM_SHORT_SIGN		0x2000
+#define NUM_SHORT_WEIGHT_SIGN 0x0040
+#define NUM_SHORT_WEIGHT	0x003F
+#define NBASE_DIGITS		4
+
+static const int64 pow10_table[19] = {
+	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000),
+	INT64CONST(10000), INT64CONST(100000), INT64CONST(1000000),
+	INT64CONST(10000000), INT64CONST(100000000), INT64CONST(1000000000),
+	INT64CONST(10000000000), INT64CONST(100000000000),
+	INT64CONST(1000000000000), INT64CONST(10000000000000),
+	INT64CONST(100000000000000), INT64CONST(1000000000000000),
+	INT64CONST(10000000000000000), INT64CONST(100000000000000000),
+	INT64CONST(1000000000000000000)
+};
+
+#define DEC_LIMIT	INT64CONST(1000000000000000000)	/* 10^18 */
+
+JsDec
+jv_decimal(Numeric n)
+{
+	JsDec		d = {0, 0, false};
+	const char *p = VARDATA_ANY(n);
+	int			size = VARSIZE_ANY_EXHDR(n);
+	uint16		header;
+	int			weight;
+	bool		negative;
+	const char *digits;
+	int			ndigits;
+	int			low_exp;
+	int64		m = 0;
+
+	if (size < (int) sizeof(uint16))
+		return d;
+	memcpy(&header, p, sizeof(uint16));
+	if ((header & NUM_SIGN_MASK) == NUM_SPECIAL)
+		return d;
+	if ((header & NUM_SIGN_MASK) == NUM_SHORT)
+	{
+		negative = (header & NUM_SHORT_SIGN) != 0;
+		weight = (header & NUM_SHORT_WEIGHT_SIGN) ? (int) (~NUM_SHORT_WEIGHT | (header & NUM_SHORT_WEIGHT))
+			: (int) (header & NUM_SHORT_WEIGHT);
+		digits = p + sizeof(uint16);
+		ndigits = (size - sizeof(uint16)) / sizeof(int16);
+	}
+	else
+	{
+		int16		w;
+
+		if (size < (int) (2 * sizeof(uint16)))
+			return d;
+		negative = (header & NUM_SIGN_MASK) == NUM_NEG;
+		memcpy(&w, p + sizeof(uint16), sizeof(int16));
+		weight = w;
+		digits = p + 2 * sizeof(uint16);
+		ndigits = (size - 2 * sizeof(uint16)) / sizeof(int16);
+	}
+
+	if (ndigits == 0)
+	{
+		d.ok = true;			/* zero */
+		return d;
+	}
+	if (ndigits > 5)
+		return d;
+	for (int i = 0; i < ndigits; i++)
+	{
+		int16		digit;
+
+		/* a short varlena header leaves the digits unaligned */
+		memcpy(&digit, digits + i * sizeof(int16), sizeof(int16));
+		if (m > (DEC_LIMIT - 1) / 10000)
+			return d;
+		m = m * 10000 + digit;
+	}
+	low_exp = weight - (ndigits - 1);
+	if (low_exp >= 0)
+	{
+		for (int i = 0; i < low_exp; i++)
+		{
+			if (m > (DEC_LIMIT - 1) / 10000)
+				return d;
+			m *= 10000;
+		}
+		d.scale = 0;
+	}
+	else
+	{
+		if (-low_exp * NBASE_DIGITS > 18)
+			return d;
+		d.scale = -low_exp * NBASE_DIGITS;
+	}
+	while (d.scale > 0 && m % 10 == 0)
+	{
+		m /= 10;
+		d.scale--;
+	}
+	d.m = negative ? -m : m;
+	d.ok = true;
+	return d;
+}
+
+/* a and b scaled to the same exponent, exactly (both scales <= 18). */
+static void
+align(const JsDec *a, const JsDec *b, __int128 *x, __int128 *y)
+{
+	int			s = Max(a->scale, b->scale);
+
+	*x = (__int128) a->m * pow10_table[s - a->scale];
+	*y = (__int128) b->m * pow10_table[s - b->scale];
+}
+
+int
+jv_num_cmp(Numeric a, const JsDec *ad, Numeric b, const JsDec *bd)
+{
+	if (ad->ok && bd->ok)
+	{
+		__int128	x,
+					y;
+
+		align(ad, bd, &x, &y);
+		return x < y ? -1 : (x > y ? 1 : 0);
+	}
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
+											 NumericGetDatum(b)));
+}
+
+bool
+jv_num_is_integer(Numeric n, const JsDec *d)
+{
+	if (d->ok)
+		return d->scale == 0;
+	return DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n),
+											DirectFunctionCall1(numeric_floor,
+																NumericGetDatum(n))));
+}
+
+bool
+jv_num_multiple_of(Numeric n, const JsDec *nd, Numeric m, const JsDec *md)
+{
+	Datum		rem;
+
+	if (nd->ok && md->ok && md->m != 0)
+	{
+		__int128	x,
+					y;
+
+		align(nd, md, &x, &y);
+		return x % y == 0;
+	}
+	rem = DirectFunctionCall2(numeric_mod, NumericGetDatum(n), NumericGetDatum(m));
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, rem,
+											 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) == 0;
+}
+
+/* ---- equality, as JSON Schema defines it for const, enum, uniqueItems ---- */
+
+bool
+jv_equal(const JV *a, const JV *b)
+{
+	check_stack_depth();
+
+	if (a->type != b->type)
+		return false;
+	switch (a->type)
+	{
+		case JV_NULL:
+			return true;
+		case JV_BOOL:
+			return a->b == b->b;
+		case JV_STRING:
+			return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+		case JV_NUMBER:
+			{
+				JsDec		ad = jv_decimal(a->num);
+				JsDec		bd = jv_decimal(b->num);
+
+				return jv_num_cmp(a->num, &ad, b->num, &bd) == 0;
+			}
+		case JV_ARRAY:
+		case JV_OBJECT:
+			{
+				JvIter		ia,
+							ib;
+				int			n = child_count(a->c);
+
+				if ((a->c->header & JB_CMASK) != (b->c->header & JB_CMASK))
+					return false;
+				/* keys are sorted the same way in both, so pairwise works */
+				iter_init(&ia, a->c, 0, n);
+				iter_init(&ib, b->c, 0, n);
+				while (ia.i < ia.end)
+				{
+					JV			x,
+								y;
+
+					jv_iter_next(&ia, &x);
+					jv_iter_next(&ib, &y);
+					if (!jv_equal(&x, &y))
+						return false;
+				}
+				return true;
+			}
+	}
+	return false;
+}
+
+const char *
+jv_type_name(JvType t)
+{
+	switch (t)
+	{
+		case JV_NULL:
+			return "null";
+		case JV_BOOL:
+			return "boolean";
+		case JV_NUMBER:
+			return "number";
+		case JV_STRING:
+			return "string";
+		case JV_ARRAY:
+			return "array";
+		case JV_OBJECT:
+			return "object";
+	}
+	return "unknown";
+}
+
+/* The value as JSON text, cut to about maxlen bytes, for messages. */
+char *
+jv_to_text(const JV *v, int maxlen)
+{
+	char	   *text;
+
+	switch (v->type)
+	{
+		case JV_NULL:
+			return pstrdup("null");
+		case JV_BOOL:
+			return pstrdup(v->b ? "true" : "false");
+		case JV_NUMBER:
+			text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->num)));
+			break;
+		case JV_STRING:
+			{
+				StringInfoData buf;
+				char	   *s = pnstrdup(v->str, v->len);
+
+				initStringInfo(&buf);
+				escape_json(&buf, s);
+				text = buf.data;
+				break;
+			}
+		default:
+			text = JsonbToCString(NULL, v->c, -1);
+			break;
+	}
+	if (maxlen > 0 && (int) strlen(text) > maxlen)
+	{
+		int			cut = pg_mbcliplen(text, strlen(text), maxlen);
+
+		text[cut] = '\0';
+		text = psprintf("%s...", text);
+	}
+	return text;
+}

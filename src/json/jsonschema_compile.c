@@ -1,0 +1,1317 @@
+/*
+ * jsonschema_compile.c
+ *		Turning a schema (jsonb) into a graph of JsNode.
+ *
+ * Compilation has two steps.  Scanning walks each document through the
+ * positions where a subschema can stand (never into "const", "enum" or
+ * unknown keywords, whose "$id"s are data) and indexes every subschema
+ * under each URI that names it: "<base>#<json pointer>" from every
+ * enclosing resource, "<base>" for resources, "<base>#<name>" for anchors.
+ * Compiling then decodes each reachable subschema's keywords and resolves
+ * "$ref" and "$dynamicRef" through that index, loading further documents
+ * (the built-in meta-schemas, then apikit.json_schemas) by URI when a
+ * reference names one not yet seen.  Subschemas are compiled from a work
+ * list, not by recursion, so that deep or cyclic schemas cost no stack.
+ *
+ * Everything is allocated in the schema's own memory context, including
+ * copies of the documents the nodes point into.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/value.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "compat.h"
+#include "jsonschema.h"
+#include "jsonschema_regex.h"
+#include "jsonschema_uri.h"
+
+#define URI_MAX 2048
+
+/* ---- a small string-keyed map ---- */
+
+typedef struct MapEntry
+{
+	struct MapEntry *next;
+	uint32		hash;
+	int			len;
+	const char *key;
+	void	   *value;
+} MapEntry;
+
+typedef struct Map
+{
+	MapEntry  **buckets;
+	int			nbuckets;
+	int			count;
+} Map;
+
+static void
+map_init(Map *m)
+{
+	m->nbuckets = 64;
+	m->count = 0;
+	m->buckets = palloc0(sizeof(MapEntry *) * m->nbuckets);
+}
+
+static void *
+map_get(Map *m, const void *key, int len)
+{
+	uint32		h = hash_bytes((const unsigned char *) key, len);
+
+	for (MapEntry *e = m->buckets[h % m->nbuckets]; e; e = e->next)
+		if (e->hash == h && e->len == len && memcmp(e->key, key, len) == 0)
+			return e->value;
+	return NULL;
+}
+
+/* First writer wins: a later, less specific name never replaces one. */
+static void
+map_put(Map *m, const void *key, int len, void *value)
+{
+	uint32		h = hash_bytes((const unsigned char *) key, len);
+	MapEntry   *e;
+
+	if (map_get(m, key, len))
+		return;
+	if (m->count >= m->nbuckets)
+	{
+		int			n = m->nbuckets * 2;
+		MapEntry  **b = palloc0(sizeof(MapEntry *) * n);
+
+		for (int i = 0; i < m->nbuckets; i++)
+		{
+			MapEntry   *next;
+
+			for (MapEntry *x = m->buckets[i]; x; x = next)
+			{
+				next = x->next;
+				x->next = b[x->hash % n];
+				b[x->hash % n] = x;
+			}
+		}
+		pfree(m->buckets);
+		m->buckets = b;
+		m->nbuckets = n;
+	}
+	e = palloc(sizeof(MapEntry));
+	e->hash = h;
+	e->len = len;
+	e->key = palloc(len);		/* binary keys too: not pnstrdup */
+	memcpy((char *) e->key, key, len);
+	e->value = value;
+	e->next = m->buckets[h % m->nbuckets];
+	m->buckets[h % m->nbuckets] = e;
+	m->count++;
+}
+
+/* ---- compiler state ---- */
+
+/* One subschema as the scan found it. */
+typedef struct Loc
+{
+	JV			value;			/* an object or a boolean */
+	JsResource *resource;
+	int16		draft;
+	uint8		vocab;
+	char	   *docptr;			/* JSON pointer from its document's root */
+	JsNode	   *node;
+} Loc;
+
+/* A resource on the scan's path, and where it starts in docptr. */
+typedef struct Frame
+{
+	JsResource *resource;
+	int			rootlen;
+} Frame;
+
+typedef struct Compiler
+{
+	JsSchema   *schema;
+	Map			names;			/* "uri#fragment" -> Loc */
+	Map			containers;		/* JsonbContainer * -> Loc */
+	Map			docs;			/* document URI -> Loc of its root */
+	List	   *pending;		/* Loc whose node awaits compiling */
+	List	   *patterns;		/* JsPattern, freed with the schema */
+} Compiler;
+
+static void scan(Compiler *c, JV *v, StringInfo docptr, Frame *frames,
+				 int nframes, int16 draft, uint8 vocab);
+static Loc *load_document(Compiler *c, const char *uri, int16 draft);
+
+static void
+key_for(StringInfo key, const char *base, const char *ptr)
+{
+	resetStringInfo(key);
+	appendStringInfoString(key, base);
+	if (ptr[0] != '\0')
+	{
+		appendStringInfoChar(key, '#');
+		appendStringInfoString(key, ptr);
+	}
+}
+
+static bool
+is_key(const JV *k, const char *name)
+{
+	int			len = strlen(name);
+
+	return k->len == len && memcmp(k->str, name, len) == 0;
+}
+
+static char *
+jv_cstring(const JV *v)
+{
+	return pnstrdup(v->str, v->len);
+}
+
+pg_noreturn static void
+schema_error(const Loc *loc, const char *keyword, const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid JSON schema at \"%s/%s\": %s",
+					loc ? loc->docptr : "", keyword, problem)));
+}
+
+/* ---- $schema and $vocabulary ---- */
+
+static int16
+known_draft(const char *uri)
+{
+	static const struct
+	{
+		const char *uri;
+		int16		draft;
+	}			drafts[] = {
+		{"https://json-schema.org/draft/2020-12/schema", JS_DRAFT_2020},
+		{"http://json-schema.org/draft-07/schema", JS_DRAFT_7},
+		{"https://json-schema.org/draft-07/schema", JS_DRAFT_7},
+	};
+	size_t		len = jsonschema_uri_strip_fragment(uri);
+
+	/* only an empty fragment may follow */
+	if (uri[len] == '#' && uri[len + 1] != '\0')
+		return 0;
+	for (size_t i = 0; i < lengthof(drafts); i++)
+		if (strlen(drafts[i].uri) == len && strncmp(uri, drafts[i].uri, len) == 0)
+			return drafts[i].draft;
+	return 0;
+}
+
+static uint8
+vocab_bit(const char *uri, int len)
+{
+	static const struct
+	{
+		const char *uri;
+		uint8		bit;
+	}			vocabs[] = {
+		{"https://json-schema.org/draft/2020-12/vocab/core", 0},
+		{"https://json-schema.org/draft/2020-12/vocab/applicator", JS_VOCAB_APPLICATOR},
+		{"https://json-schema.org/draft/2020-12/vocab/unevaluated", JS_VOCAB_UNEVALUATED},
+		{"https://json-schema.org/draft/2020-12/vocab/validation", JS_VOCAB_VALIDATION},
+		{"https://json-schema.org/draft/2020-12/vocab/format-annotation", JS_VOCAB_FORMAT},
+		{"https://json-schema.org/draft/2020-12/vocab/format-assertion", JS_VOCAB_FORMAT},
+		{"https://json-schema.org/draft/2020-12/vocab/meta-data", 0},
+		{"https://json-schema.org/draft/2020-12/vocab/content", 0},
+	};
+
+	for (size_t i = 0; i < lengthof(vocabs); i++)
+		if ((int) strlen(vocabs[i].uri) == len && memcmp(vocabs[i].uri, uri, len) == 0)
+			return vocabs[i].bit;
+	return 0xFF;				/* unknown */
+}
+
+/*
+ * The draft and vocabularies a "$schema" selects.  A meta-schema other
+ * than the two built-in ones is loaded like any reference; its own
+ * "$schema" gives the draft and its "$vocabulary" the keywords that count.
+ */
+static void
+apply_dialect(Compiler *c, const JV *schema_kw, int16 *draft, uint8 *vocab,
+			  const char *docptr)
+{
+	char	   *uri = jv_cstring(schema_kw);
+	int16		d = known_draft(uri);
+	Loc		   *meta;
+	JV			v;
+
+	if (d)
+	{
+		*draft = d;
+		*vocab = JS_VOCAB_ALL;
+		return;
+	}
+	meta = load_document(c, uri, *draft);
+	if (meta == NULL || meta->value.type != JV_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid JSON schema at \"%s/$schema\": unknown meta-schema \"%s\"",
+						docptr, uri),
+				 errhint("Use \"https://json-schema.org/draft/2020-12/schema\" or \"http://json-schema.org/draft-07/schema#\", or register the meta-schema in apikit.json_schemas.")));
+	*draft = meta->draft;
+	*vocab = JS_VOCAB_ALL;
+	if (jv_object_find(&meta->value, "$vocabulary", 11, &v) && v.type == JV_OBJECT)
+	{
+		JvIter		keys,
+					vals;
+
+		*vocab = 0;
+		jv_iter_keys(&keys, &v);
+		jv_iter_object_values(&vals, &v);
+		while (keys.i < keys.end)
+		{
+			JV			k,
+						required;
+			uint8		bit;
+
+			jv_iter_next(&keys, &k);
+			jv_iter_next(&vals, &required);
+			bit = vocab_bit(k.str, k.len);
+			if (bit == 0xFF)
+			{
+				if (required.type == JV_BOOL && required.b)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("JSON schema meta-schema \"%s\" requires unknown vocabulary \"%.*s\"",
+									uri, k.len, k.str)));
+				continue;
+			}
+			*vocab |= bit;
+		}
+	}
+}
+
+/* ---- scanning ---- */
+
+static Loc *
+new_loc(const JV *v, JsResource *res, int16 draft, uint8 vocab, const char *docptr)
+{
+	Loc		   *loc = palloc0(sizeof(Loc));
+
+	loc->value = *v;
+	loc->resource = res;
+	loc->draft = draft;
+	loc->vocab = vocab;
+	loc->docptr = pstrdup(docptr);
+	return loc;
+}
+
+static JsResource *
+new_resource(const char *base)
+{
+	JsResource *r = palloc0(sizeof(JsResource));
+
+	r->base = pstrdup(base);
+	return r;
+}
+
+static JsNode *node_for(Compiler *c, Loc *loc);
+
+static void
+add_dynamic_anchor(Compiler *c, JsResource *r, const char *name, Loc *loc)
+{
+	r->dynamic_names = r->ndynamic == 0 ? palloc(sizeof(char *))
+		: repalloc(r->dynamic_names, sizeof(char *) * (r->ndynamic + 1));
+	r->dynamic_nodes = r->ndynamic == 0 ? palloc(sizeof(JsNode *))
+		: repalloc(r->dynamic_nodes, sizeof(JsNode *) * (r->ndynamic + 1));
+	r->dynamic_names[r->ndynamic] = pstrdup(name);
+	r->dynamic_nodes[r->ndynamic] = node_for(c, loc);
+	r->ndynamic++;
+}
+
+static void
+scan_child(Compiler *c, JV *child, StringInfo docptr, const char *kw,
+		   const char *name, int namelen, int index, Frame *frames,
+		   int nframes, int16 draft, uint8 vocab)
+{
+	int			save = docptr->len;
+	char		tok[32];
+	size_t		pos;
+
+	/* grow docptr by "/kw" and "/name" or "/index", escaped */
+	enlargeStringInfo(docptr, strlen(kw) * 2 + 2);
+	pos = docptr->len;
+	jsonschema_pointer_append(docptr->data, docptr->maxlen, &pos, kw, strlen(kw));
+	docptr->len = pos;
+	if (name)
+	{
+		enlargeStringInfo(docptr, namelen * 2 + 2);
+		pos = docptr->len;
+		jsonschema_pointer_append(docptr->data, docptr->maxlen, &pos, name, namelen);
+		docptr->len = pos;
+	}
+	else if (index >= 0)
+	{
+		snprintf(tok, sizeof(tok), "/%d", index);
+		appendStringInfoString(docptr, tok);
+	}
+	scan(c, child, docptr, frames, nframes, draft, vocab);
+	docptr->len = save;
+	docptr->data[save] = '\0';
+}
+
+static void
+scan_schema_map(Compiler *c, const JV *map, StringInfo docptr, const char *kw,
+				Frame *frames, int nframes, int16 draft, uint8 vocab)
+{
+	JvIter		keys,
+				vals;
+
+	if (map->type != JV_OBJECT)
+		return;
+	jv_iter_keys(&keys, map);
+	jv_iter_object_values(&vals, map);
+	while (keys.i < keys.end)
+	{
+		JV			k,
+					v;
+
+		jv_iter_next(&keys, &k);
+		jv_iter_next(&vals, &v);
+		scan_child(c, &v, docptr, kw, k.str, k.len, -1, frames, nframes, draft, vocab);
+	}
+}
+
+static void
+scan_schema_array(Compiler *c, const JV *arr, StringInfo docptr, const char *kw,
+				  Frame *frames, int nframes, int16 draft, uint8 vocab)
+{
+	JvIter		it;
+	int			i = 0;
+
+	if (arr->type != JV_ARRAY)
+		return;
+	jv_iter_values(&it, arr);
+	while (it.i < it.end)
+	{
+		JV			v;
+
+		jv_iter_next(&it, &v);
+		scan_child(c, &v, docptr, kw, NULL, 0, i++, frames, nframes, draft, vocab);
+	}
+}
+
+/* Keywords whose value is one subschema, a map of them, or an array. */
+static const char *const single_kw[] = {
+	"additionalProperties", "propertyNames", "if", "then", "else", "not",
+	"contains", "items", "unevaluatedItems", "unevaluatedProperties",
+	"additionalItems", NULL
+};
+static const char *const map_kw[] = {
+	"$defs", "definitions", "properties", "patternProperties",
+	"dependentSchemas", "dependencies", NULL
+};
+static const char *const array_kw[] = {
+	"allOf", "anyOf", "oneOf", "prefixItems", "items", NULL
+};
+
+static void
+scan(Compiler *c, JV *v, StringInfo docptr, Frame *frames, int nframes,
+	 int16 draft, uint8 vocab)
+{
+	StringInfoData key;
+	Loc		   *loc;
+	JV			id,
+				kw;
+	bool		draft7_ref;
+	Frame	   *f = frames;
+	int			nf = nframes;
+
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	if (v->type != JV_OBJECT && v->type != JV_BOOL)
+		return;					/* not a schema; compiling says so if used */
+
+	initStringInfo(&key);
+	if (v->type == JV_OBJECT)
+	{
+		draft7_ref = draft == JS_DRAFT_7 && jv_object_find(v, "$ref", 4, &kw);
+
+		if (!draft7_ref && jv_object_find(v, "$id", 3, &id) && id.type == JV_STRING)
+		{
+			char		resolved[URI_MAX];
+			JsResource *parent = frames[nframes - 1].resource;
+
+			if (draft == JS_DRAFT_7 && id.len > 0 && id.str[0] == '#')
+			{
+				/* a draft 7 location-independent identifier: an anchor */
+				appendStringInfo(&key, "%s#%.*s", parent->base, id.len - 1, id.str + 1);
+			}
+			else
+			{
+				size_t		baselen;
+
+				if (!jsonschema_uri_resolve(parent->base, id.str, id.len, resolved, sizeof(resolved)))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid JSON schema at \"%s/$id\": identifier is too long",
+									docptr->data)));
+				baselen = jsonschema_uri_strip_fragment(resolved);
+				if (resolved[baselen] == '#')
+				{
+					if (draft != JS_DRAFT_7)
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("invalid JSON schema at \"%s/$id\": \"%.*s\" has a fragment",
+										docptr->data, id.len, id.str),
+								 errhint("Name a location with \"$anchor\" instead.")));
+					appendStringInfoString(&key, resolved);
+					resolved[baselen] = '\0';
+				}
+				f = palloc(sizeof(Frame) * (nframes + 1));
+				memcpy(f, frames, sizeof(Frame) * nframes);
+				f[nframes].resource = new_resource(resolved);
+				f[nframes].rootlen = docptr->len;
+				nf = nframes + 1;
+				if (jv_object_find(v, "$schema", 7, &kw) && kw.type == JV_STRING)
+					apply_dialect(c, &kw, &draft, &vocab, docptr->data);
+			}
+		}
+	}
+
+	loc = new_loc(v, f[nf - 1].resource, draft, vocab, docptr->data);
+	if (v->type == JV_OBJECT)
+		map_put(&c->containers, &v->c, sizeof(v->c), loc);
+	if (key.len > 0)			/* a draft 7 anchor */
+		map_put(&c->names, key.data, key.len, loc);
+	for (int i = nf - 1; i >= 0; i--)
+	{
+		key_for(&key, f[i].resource->base, docptr->data + f[i].rootlen);
+		map_put(&c->names, key.data, key.len, loc);
+	}
+	if (v->type != JV_OBJECT)
+		return;
+
+	if (draft != JS_DRAFT_7)
+	{
+		if (jv_object_find(v, "$anchor", 7, &kw) && kw.type == JV_STRING)
+		{
+			resetStringInfo(&key);
+			appendStringInfo(&key, "%s#%.*s", loc->resource->base, kw.len, kw.str);
+			map_put(&c->names, key.data, key.len, loc);
+		}
+		if (jv_object_find(v, "$dynamicAnchor", 14, &kw) && kw.type == JV_STRING)
+		{
+			char	   *name = jv_cstring(&kw);
+
+			resetStringInfo(&key);
+			appendStringInfo(&key, "%s#%s", loc->resource->base, name);
+			map_put(&c->names, key.data, key.len, loc);
+			add_dynamic_anchor(c, loc->resource, name, loc);
+		}
+	}
+
+	for (int i = 0; single_kw[i]; i++)
+		if (jv_object_find(v, single_kw[i], strlen(single_kw[i]), &kw) &&
+			(kw.type == JV_OBJECT || kw.type == JV_BOOL))
+			scan_child(c, &kw, docptr, single_kw[i], NULL, 0, -1, f, nf, draft, vocab);
+	for (int i = 0; map_kw[i]; i++)
+		if (jv_object_find(v, map_kw[i], strlen(map_kw[i]), &kw))
+			scan_schema_map(c, &kw, docptr, map_kw[i], f, nf, draft, vocab);
+	for (int i = 0; array_kw[i]; i++)
+		if (jv_object_find(v, array_kw[i], strlen(array_kw[i]), &kw))
+			scan_schema_array(c, &kw, docptr, array_kw[i], f, nf, draft, vocab);
+	pfree(key.data);
+}
+
+/*
+ * Index a document under uri ("" for an anonymous root) and return its
+ * root.  draft is the one in effect when the document has no "$schema".
+ */
+static Loc *
+scan_document(Compiler *c, Jsonb *jb, const char *uri, int16 draft)
+{
+	JV			root;
+	JV			kw;
+	Frame		frame;
+	StringInfoData docptr;
+	uint8		vocab = JS_VOCAB_ALL;
+	Loc		   *loc;
+
+	jv_root(jb, &root);
+	if (root.type == JV_OBJECT && jv_object_find(&root, "$schema", 7, &kw) && kw.type == JV_STRING)
+		apply_dialect(c, &kw, &draft, &vocab, "");
+
+	frame.resource = new_resource(uri);
+	frame.rootlen = 0;
+	initStringInfo(&docptr);
+	map_put(&c->docs, uri, strlen(uri), (void *) 1);	/* while scanning */
+	scan(c, &root, &docptr, &frame, 1, draft, vocab);
+	loc = map_get(&c->names, uri, strlen(uri));
+	if (loc == NULL)
+		loc = root.type == JV_OBJECT ? map_get(&c->containers, &root.c, sizeof(root.c)) : NULL;
+	if (loc == NULL)
+		loc = new_loc(&root, frame.resource, draft, vocab, "");
+	return loc;
+}
+
+/* A document by URI: a built-in meta-schema, else the registry. */
+static Loc *
+load_document(Compiler *c, const char *uri, int16 draft)
+{
+	Jsonb	   *jb;
+
+	if (map_get(&c->docs, uri, strlen(uri)))
+		return map_get(&c->names, uri, strlen(uri));
+	jb = jsonschema_builtin(uri);
+	if (jb == NULL)
+	{
+		jb = jsonschema_registry_lookup(uri);
+		if (jb != NULL)
+			c->schema->uses_registry = true;
+	}
+	if (jb == NULL)
+		return NULL;
+	return scan_document(c, jb, uri, draft);
+}
+
+/* ---- resolving references ---- */
+
+static Loc *
+follow_pointer(Compiler *c, Loc *root, const char *ptr)
+{
+	JV			v = root->value;
+	StringInfoData docptr;
+	const char *p = ptr;
+	Loc		   *loc;
+
+	initStringInfo(&docptr);
+	appendStringInfoString(&docptr, root->docptr);
+	while (*p == '/')
+	{
+		const char *start = ++p;
+		char	   *tok;
+		size_t		toklen;
+		JV			next;
+
+		while (*p && *p != '/')
+			p++;
+		tok = palloc(p - start + 1);
+		if (!jsonschema_pointer_unescape(start, p - start, tok, &toklen))
+			return NULL;
+		if (v.type == JV_OBJECT)
+		{
+			if (!jv_object_find(&v, tok, toklen, &next))
+				return NULL;
+		}
+		else if (v.type == JV_ARRAY)
+		{
+			char	   *end;
+			long		i;
+
+			tok[toklen] = '\0';
+			i = strtol(tok, &end, 10);
+			if (*end || toklen == 0 || i < 0 || i >= jv_count(&v))
+				return NULL;
+			jv_array_get(&v, (int) i, &next);
+		}
+		else
+			return NULL;
+		appendStringInfoChar(&docptr, '/');
+		appendBinaryStringInfo(&docptr, start, p - start);
+		v = next;
+	}
+	if (*p)
+		return NULL;
+	if (v.type == JV_OBJECT && (loc = map_get(&c->containers, &v.c, sizeof(v.c))))
+		return loc;
+	if (v.type != JV_OBJECT && v.type != JV_BOOL)
+		return NULL;
+	loc = new_loc(&v, root->resource, root->draft, root->vocab, docptr.data);
+	if (v.type == JV_OBJECT)
+		map_put(&c->containers, &v.c, sizeof(v.c), loc);
+	return loc;
+}
+
+static Loc *
+resolve_ref(Compiler *c, Loc *from, const char *kw, const JV *ref)
+{
+	char		uri[URI_MAX];
+	char		decoded[URI_MAX];
+	size_t		baselen;
+	size_t		n;
+	Loc		   *loc;
+
+	if (!jsonschema_uri_resolve(from->resource->base, ref->str, ref->len, uri, sizeof(uri)))
+		schema_error(from, kw, "the reference is too long");
+	baselen = jsonschema_uri_strip_fragment(uri);
+
+	/* JSON pointer fragments are indexed unescaped (RFC 3986 escapes) */
+	if (uri[baselen] == '#' && uri[baselen + 1] == '/')
+	{
+		if (!jsonschema_uri_percent_decode(uri + baselen, strlen(uri + baselen), decoded, &n))
+			schema_error(from, kw, "the reference has a malformed percent-escape");
+		memcpy(uri + baselen, decoded, n + 1);
+	}
+	loc = map_get(&c->names, uri, strlen(uri));
+	if (loc)
+		return loc;
+
+	{
+		char	   *base = pnstrdup(uri, baselen);
+		Loc		   *root = map_get(&c->names, base, baselen);
+
+		if (root == NULL && !map_get(&c->docs, base, baselen))
+		{
+			root = load_document(c, base, from->draft);
+			loc = map_get(&c->names, uri, strlen(uri));
+			if (loc)
+				return loc;
+		}
+		if (root && uri[baselen] == '#' && uri[baselen + 1] == '/')
+			loc = follow_pointer(c, root, uri + baselen + 1);
+	}
+	if (loc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid JSON schema at \"%s/%s\": cannot resolve reference \"%.*s\"",
+						from->docptr, kw, ref->len, ref->str),
+				 errdetail("It resolves to \"%s\", which is neither in the schema nor in apikit.json_schemas.", uri),
+				 errhint("Register the referenced schema with INSERT INTO apikit.json_schemas (uri, schema).")));
+	return loc;
+}
+
+/* ---- compiling ---- */
+
+static JsNode *
+node_for(Compiler *c, Loc *loc)
+{
+	JsNode	   *n;
+
+	if (loc->node)
+		return loc->node;
+	n = palloc0(sizeof(JsNode));
+	n->boolean = loc->value.type == JV_BOOL ? (loc->value.b ? 1 : 0) : -1;
+	n->draft = loc->draft;
+	n->resource = loc->resource;
+	n->location = loc->docptr;
+	n->min_length = n->max_length = n->min_items = n->max_items = -1;
+	n->min_properties = n->max_properties = n->max_contains = -1;
+	n->min_contains = 1;
+	n->format = JSF_UNKNOWN;
+	n->required.type = JV_NULL;
+	loc->node = n;
+	if (n->boolean < 0)
+		c->pending = lappend(c->pending, loc);
+	else
+		n->compiled = true;
+	return n;
+}
+
+/* The node of a subschema at a keyword of loc. */
+static JsNode *
+child(Compiler *c, Loc *parent, const JV *v, const char *kw, const char *name,
+	  int namelen, int index)
+{
+	Loc		   *loc;
+
+	if (v->type == JV_OBJECT && (loc = map_get(&c->containers, &v->c, sizeof(v->c))))
+		return node_for(c, loc);
+	if (v->type != JV_OBJECT && v->type != JV_BOOL)
+	{
+		StringInfoData where;
+
+		initStringInfo(&where);
+		appendStringInfoString(&where, kw);
+		if (name)
+			appendStringInfo(&where, "/%.*s", namelen, name);
+		else if (index >= 0)
+			appendStringInfo(&where, "/%d", index);
+		schema_error(parent, where.data, "a schema must be an object or a boolean");
+	}
+	loc = new_loc(v, parent->resource, parent->draft, parent->vocab,
+				  psprintf("%s/%s", parent->docptr, kw));
+	return node_for(c, loc);
+}
+
+/*
+ * A collation whose character classes know Unicode, for patterns with
+ * Unicode property escapes: the builtin C.UTF-8 one (PostgreSQL 17 on),
+ * else ICU's root locale, else the database's own.
+ */
+static Oid
+unicode_collation(void)
+{
+	static Oid	collation = InvalidOid;
+
+	if (!OidIsValid(collation))
+		collation = get_collation_oid(list_make1(makeString("pg_c_utf8")), true);
+	if (!OidIsValid(collation))
+		collation = get_collation_oid(list_make1(makeString("und-x-icu")), true);
+	if (!OidIsValid(collation))
+		collation = DEFAULT_COLLATION_OID;
+	return collation;
+}
+
+static JsPattern *
+compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, int len)
+{
+	JsPattern  *p = palloc0(sizeof(JsPattern));
+	char	   *are = palloc(len * 4 + 64);
+	bool		unicode = false;
+	int			arelen;
+	pg_wchar   *w;
+	int			wlen;
+	int			rc;
+
+	p->source = pnstrdup(src, len);
+	if (!jsonschema_regex_translate(src, len, are, len * 4 + 64, &unicode))
+	{
+		/* no translation: PostgreSQL's engine says what is wrong */
+		memcpy(are, src, len);
+		are[len] = '\0';
+		unicode = false;
+	}
+	arelen = strlen(are);
+	w = palloc((arelen + 1) * sizeof(pg_wchar));
+	wlen = pg_mb2wchar_with_len(are, w, arelen);
+
+	/* C collation: \d, \w and \s are ASCII, as in ECMA-262 */
+	rc = pg_regcomp(&p->re, w, wlen, REG_ADVANCED,
+					unicode ? unicode_collation() : C_COLLATION_OID);
+	pfree(w);
+	if (rc != REG_OKAY)
+	{
+		char		msg[256];
+
+		pg_regerror(rc, &p->re, msg, sizeof(msg));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+				 errmsg("invalid JSON schema at \"%s/%s\": invalid regular expression \"%s\": %s",
+						loc->docptr, kw, p->source, msg)));
+	}
+	c->patterns = lappend(c->patterns, p);
+	return p;
+}
+
+static int64
+nonnegative_int(const Loc *loc, const char *kw, const JV *v)
+{
+	JsDec		d;
+
+	if (v->type == JV_NUMBER)
+	{
+		d = jv_decimal(v->num);
+		if (d.ok && d.scale == 0 && d.m >= 0)
+			return d.m;
+		/* 2.0 is an integer too */
+		if (jv_num_is_integer(v->num, &d) &&
+			DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v->num))) >= 0)
+			return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v->num)));
+	}
+	schema_error(loc, kw, "the value must be a non-negative integer");
+}
+
+static void
+number_kw(const Loc *loc, const char *kw, const JV *v, JsNumber *out)
+{
+	if (v->type != JV_NUMBER)
+		schema_error(loc, kw, "the value must be a number");
+	out->num = v->num;
+	out->dec = jv_decimal(v->num);
+}
+
+static uint8
+type_bit(const Loc *loc, const JV *t)
+{
+	static const struct
+	{
+		const char *name;
+		uint8		bit;
+	}			types[] = {
+		{"null", JS_T_NULL}, {"boolean", JS_T_BOOLEAN}, {"object", JS_T_OBJECT},
+		{"array", JS_T_ARRAY}, {"number", JS_T_NUMBER}, {"string", JS_T_STRING},
+		{"integer", JS_T_INTEGER},
+	};
+
+	if (t->type == JV_STRING)
+		for (size_t i = 0; i < lengthof(types); i++)
+			if (is_key(t, types[i].name))
+				return types[i].bit;
+	schema_error(loc, "type", "the type must be one of \"null\", \"boolean\", \"object\", \"array\", \"number\", \"string\" or \"integer\"");
+}
+
+static int
+named_cmp(const void *a, const void *b)
+{
+	const JsNamedNode *x = a;
+	const JsNamedNode *y = b;
+
+	return jv_key_cmp(x->name, x->len, y->name, y->len);
+}
+
+static JsNode **
+schema_array(Compiler *c, Loc *loc, const char *kw, const JV *v, int *count)
+{
+	JsNode	  **nodes;
+	JvIter		it;
+	int			i = 0;
+
+	if (v->type != JV_ARRAY || (jv_count(v) == 0 && strcmp(kw, "prefixItems") != 0 &&
+								strcmp(kw, "items") != 0))
+		schema_error(loc, kw, "the value must be a non-empty array of schemas");
+	*count = jv_count(v);
+	nodes = palloc(sizeof(JsNode *) * Max(*count, 1));
+	jv_iter_values(&it, v);
+	while (it.i < it.end)
+	{
+		JV			x;
+
+		jv_iter_next(&it, &x);
+		nodes[i] = child(c, loc, &x, kw, NULL, 0, i);
+		i++;
+	}
+	return nodes;
+}
+
+static JsNamedNode *
+schema_map(Compiler *c, Loc *loc, const char *kw, const JV *v, int *count)
+{
+	JsNamedNode *out;
+	JvIter		keys,
+				vals;
+	int			i = 0;
+
+	if (v->type != JV_OBJECT)
+		schema_error(loc, kw, "the value must be an object of schemas");
+	*count = jv_count(v);
+	out = palloc(sizeof(JsNamedNode) * Max(*count, 1));
+	jv_iter_keys(&keys, v);
+	jv_iter_object_values(&vals, v);
+	while (keys.i < keys.end)
+	{
+		JV			k,
+					x;
+
+		jv_iter_next(&keys, &k);
+		jv_iter_next(&vals, &x);
+		out[i].name = k.str;
+		out[i].len = k.len;
+		out[i].node = child(c, loc, &x, kw, k.str, k.len, -1);
+		i++;
+	}
+	/* jsonb keeps keys in this order already; sorting states the reliance */
+	qsort(out, *count, sizeof(JsNamedNode), named_cmp);
+	return out;
+}
+
+static void
+check_string_array(const Loc *loc, const char *kw, const JV *v)
+{
+	JvIter		it;
+
+	if (v->type != JV_ARRAY)
+		schema_error(loc, kw, "the value must be an array of strings");
+	jv_iter_values(&it, v);
+	while (it.i < it.end)
+	{
+		JV			x;
+
+		jv_iter_next(&it, &x);
+		if (x.type != JV_STRING)
+			schema_error(loc, kw, "the value must be an array of strings");
+	}
+}
+
+static void
+add_dep_required(JsNode *n, const char *name, int len, const JV *names)
+{
+	n->dep_required = n->ndep_required == 0 ? palloc(sizeof(JsNamedList))
+		: repalloc(n->dep_required, sizeof(JsNamedList) * (n->ndep_required + 1));
+	n->dep_required[n->ndep_required].name = name;
+	n->dep_required[n->ndep_required].len = len;
+	n->dep_required[n->ndep_required].names = *names;
+	n->ndep_required++;
+}
+
+static void
+compile_node(Compiler *c, Loc *loc)
+{
+	JsNode	   *n = loc->node;
+	JV			obj = loc->value;
+	JvIter		keys,
+				vals;
+	bool		draft7 = loc->draft == JS_DRAFT_7;
+	uint8		vocab = loc->vocab;
+	JV			v;
+	JV			items = {0};
+	bool		has_items = false;
+	JV			additional_items = {0};
+	bool		has_additional_items = false;
+
+	CHECK_FOR_INTERRUPTS();
+	n->compiled = true;
+
+	/* draft 7: "$ref" stands alone, its siblings are ignored */
+	if (draft7 && jv_object_find(&obj, "$ref", 4, &v))
+	{
+		if (v.type != JV_STRING)
+			schema_error(loc, "$ref", "the value must be a string");
+		n->ref = node_for(c, resolve_ref(c, loc, "$ref", &v));
+		return;
+	}
+
+	jv_iter_keys(&keys, &obj);
+	jv_iter_object_values(&vals, &obj);
+	while (keys.i < keys.end)
+	{
+		JV			k;
+
+		jv_iter_next(&keys, &k);
+		jv_iter_next(&vals, &v);
+
+		if (is_key(&k, "$ref"))
+		{
+			if (v.type != JV_STRING)
+				schema_error(loc, "$ref", "the value must be a string");
+			n->ref = node_for(c, resolve_ref(c, loc, "$ref", &v));
+		}
+		else if (is_key(&k, "$dynamicRef") && !draft7)
+		{
+			Loc		   *target;
+
+			if (v.type != JV_STRING)
+				schema_error(loc, "$dynamicRef", "the value must be a string");
+			target = resolve_ref(c, loc, "$dynamicRef", &v);
+			n->dynamic_ref = node_for(c, target);
+
+			/*
+			 * Dynamic only when the static target has a "$dynamicAnchor" of
+			 * the fragment's name (the "bookend"); else it is a "$ref".
+			 */
+			{
+				const char *hash = memchr(v.str, '#', v.len);
+				JV			anchor;
+
+				if (hash && hash[1] != '/' && target->value.type == JV_OBJECT &&
+					jv_object_find(&target->value, "$dynamicAnchor", 14, &anchor) &&
+					anchor.type == JV_STRING &&
+					anchor.len == v.len - (hash + 1 - v.str) &&
+					memcmp(anchor.str, hash + 1, anchor.len) == 0)
+					n->dynamic_ref_name = jv_cstring(&anchor);
+			}
+		}
+		else if (is_key(&k, "$dynamicAnchor") && !draft7)
+			n->has_dynamic_anchor = true;
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "type"))
+		{
+			if (v.type == JV_ARRAY)
+			{
+				JvIter		it;
+
+				jv_iter_values(&it, &v);
+				while (it.i < it.end)
+				{
+					JV			t;
+
+					jv_iter_next(&it, &t);
+					n->types |= type_bit(loc, &t);
+				}
+				if (n->types == 0)
+					n->types = 0x80;	/* "type": [] allows nothing */
+			}
+			else
+				n->types = type_bit(loc, &v);
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "const"))
+		{
+			n->has_const = true;
+			n->const_value = v;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "enum"))
+		{
+			if (v.type != JV_ARRAY)
+				schema_error(loc, "enum", "the value must be an array");
+			n->has_enum = true;
+			n->enum_values = v;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "minimum"))
+		{
+			number_kw(loc, "minimum", &v, &n->minimum);
+			n->numflags |= JS_HAS_MINIMUM;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "maximum"))
+		{
+			number_kw(loc, "maximum", &v, &n->maximum);
+			n->numflags |= JS_HAS_MAXIMUM;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "exclusiveMinimum"))
+		{
+			number_kw(loc, "exclusiveMinimum", &v, &n->exclusive_minimum);
+			n->numflags |= JS_HAS_EXMIN;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "exclusiveMaximum"))
+		{
+			number_kw(loc, "exclusiveMaximum", &v, &n->exclusive_maximum);
+			n->numflags |= JS_HAS_EXMAX;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "multipleOf"))
+		{
+			number_kw(loc, "multipleOf", &v, &n->multiple_of);
+			if (n->multiple_of.dec.ok ? n->multiple_of.dec.m <= 0 :
+				DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(v.num),
+												  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) <= 0)
+				schema_error(loc, "multipleOf", "the value must be greater than 0");
+			n->numflags |= JS_HAS_MULTIPLE;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "minLength"))
+			n->min_length = nonnegative_int(loc, "minLength", &v);
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "maxLength"))
+			n->max_length = nonnegative_int(loc, "maxLength", &v);
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "minItems"))
+			n->min_items = nonnegative_int(loc, "minItems", &v);
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "maxItems"))
+			n->max_items = nonnegative_int(loc, "maxItems", &v);
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "minProperties"))
+			n->min_properties = nonnegative_int(loc, "minProperties", &v);
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "maxProperties"))
+			n->max_properties = nonnegative_int(loc, "maxProperties", &v);
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "minContains") && !draft7)
+		{
+			n->min_contains = nonnegative_int(loc, "minContains", &v);
+			n->has_min_contains = true;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "maxContains") && !draft7)
+			n->max_contains = nonnegative_int(loc, "maxContains", &v);
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "uniqueItems"))
+		{
+			if (v.type != JV_BOOL)
+				schema_error(loc, "uniqueItems", "the value must be a boolean");
+			n->unique_items = v.b;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "pattern"))
+		{
+			if (v.type != JV_STRING)
+				schema_error(loc, "pattern", "the value must be a string");
+			n->pattern = compile_pattern(c, loc, "pattern", v.str, v.len);
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "required"))
+		{
+			check_string_array(loc, "required", &v);
+			n->required = v;
+		}
+		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "dependentRequired") && !draft7)
+		{
+			JvIter		ks,
+						vs;
+
+			if (v.type != JV_OBJECT)
+				schema_error(loc, "dependentRequired", "the value must be an object of string arrays");
+			jv_iter_keys(&ks, &v);
+			jv_iter_object_values(&vs, &v);
+			while (ks.i < ks.end)
+			{
+				JV			dk,
+							dv;
+
+				jv_iter_next(&ks, &dk);
+				jv_iter_next(&vs, &dv);
+				check_string_array(loc, "dependentRequired", &dv);
+				add_dep_required(n, dk.str, dk.len, &dv);
+			}
+			n->dep_required_kw = "dependentRequired";
+		}
+		else if ((vocab & JS_VOCAB_FORMAT) && is_key(&k, "format"))
+		{
+			if (v.type != JV_STRING)
+				schema_error(loc, "format", "the value must be a string");
+			n->format = jsonschema_format_lookup(v.str, v.len);
+			n->format_name = jv_cstring(&v);
+		}
+		else if (!(vocab & JS_VOCAB_APPLICATOR))
+			continue;
+		else if (is_key(&k, "properties"))
+			n->properties = schema_map(c, loc, "properties", &v, &n->nproperties);
+		else if (is_key(&k, "patternProperties"))
+		{
+			JsNamedNode *m = schema_map(c, loc, "patternProperties", &v, &n->npattern_properties);
+
+			n->pattern_properties = palloc(sizeof(JsPatternNode) * Max(n->npattern_properties, 1));
+			for (int i = 0; i < n->npattern_properties; i++)
+			{
+				n->pattern_properties[i].pattern = compile_pattern(c, loc, "patternProperties", m[i].name, m[i].len);
+				n->pattern_properties[i].node = m[i].node;
+			}
+		}
+		else if (is_key(&k, "additionalProperties"))
+			n->additional_properties = child(c, loc, &v, "additionalProperties", NULL, 0, -1);
+		else if (is_key(&k, "propertyNames"))
+			n->property_names = child(c, loc, &v, "propertyNames", NULL, 0, -1);
+		else if (is_key(&k, "dependentSchemas") && !draft7)
+		{
+			n->dep_schemas = schema_map(c, loc, "dependentSchemas", &v, &n->ndep_schemas);
+			n->dep_schemas_kw = "dependentSchemas";
+		}
+		else if (is_key(&k, "dependencies") && draft7)
+		{
+			JvIter		ks,
+						vs;
+			int			i = 0;
+
+			if (v.type != JV_OBJECT)
+				schema_error(loc, "dependencies", "the value must be an object");
+			n->dep_schemas = palloc(sizeof(JsNamedNode) * Max(jv_count(&v), 1));
+			jv_iter_keys(&ks, &v);
+			jv_iter_object_values(&vs, &v);
+			while (ks.i < ks.end)
+			{
+				JV			dk,
+							dv;
+
+				jv_iter_next(&ks, &dk);
+				jv_iter_next(&vs, &dv);
+				if (dv.type == JV_ARRAY)
+				{
+					check_string_array(loc, "dependencies", &dv);
+					add_dep_required(n, dk.str, dk.len, &dv);
+				}
+				else
+				{
+					n->dep_schemas[i].name = dk.str;
+					n->dep_schemas[i].len = dk.len;
+					n->dep_schemas[i].node = child(c, loc, &dv, "dependencies", dk.str, dk.len, -1);
+					i++;
+				}
+			}
+			n->ndep_schemas = i;
+			n->dep_schemas_kw = n->dep_required_kw = "dependencies";
+		}
+		else if (is_key(&k, "prefixItems") && !draft7)
+		{
+			n->prefix_items = schema_array(c, loc, "prefixItems", &v, &n->nprefix_items);
+			n->prefix_kw = "prefixItems";
+		}
+		else if (is_key(&k, "items"))
+		{
+			items = v;
+			has_items = true;
+		}
+		else if (is_key(&k, "additionalItems") && draft7)
+		{
+			additional_items = v;
+			has_additional_items = true;
+		}
+		else if (is_key(&k, "contains"))
+			n->contains = child(c, loc, &v, "contains", NULL, 0, -1);
+		else if (is_key(&k, "allOf"))
+			n->all_of = schema_array(c, loc, "allOf", &v, &n->nall_of);
+		else if (is_key(&k, "anyOf"))
+			n->any_of = schema_array(c, loc, "anyOf", &v, &n->nany_of);
+		else if (is_key(&k, "oneOf"))
+			n->one_of = schema_array(c, loc, "oneOf", &v, &n->none_of);
+		else if (is_key(&k, "not"))
+			n->not_schema = child(c, loc, &v, "not", NULL, 0, -1);
+		else if (is_key(&k, "if"))
+			n->if_schema = child(c, loc, &v, "if", NULL, 0, -1);
+		else if (is_key(&k, "then"))
+			n->then_schema = child(c, loc, &v, "then", NULL, 0, -1);
+		else if (is_key(&k, "else"))
+			n->else_schema = child(c, loc, &v, "else", NULL, 0, -1);
+		else if ((vocab & JS_VOCAB_UNEVALUATED) && !draft7 && is_key(&k, "unevaluatedProperties"))
+			n->unevaluated_properties = child(c, loc, &v, "unevaluatedProperties", NULL, 0, -1);
+		else if ((vocab & JS_VOCAB_UNEVALUATED) && !draft7 && is_key(&k, "unevaluatedItems"))
+			n->unevaluated_items = child(c, loc, &v, "unevaluatedItems", NULL, 0, -1);
+	}
+
+	/* items: one schema for every item after prefixItems (draft 7: an array is the prefix) */
+	if (has_items)
+	{
+		if (draft7 && items.type == JV_ARRAY)
+		{
+			n->prefix_items = schema_array(c, loc, "items", &items, &n->nprefix_items);
+			n->prefix_kw = "items";
+			if (has_additional_items)
+			{
+				n->items = child(c, loc, &additional_items, "additionalItems", NULL, 0, -1);
+				n->items_kw = "additionalItems";
+			}
+		}
+		else
+		{
+			n->items = child(c, loc, &items, "items", NULL, 0, -1);
+			n->items_kw = "items";
+		}
+	}
+	/* a "then" or "else" without "if" does nothing */
+	if (n->if_schema == NULL)
+		n->then_schema = n->else_schema = NULL;
+	/* minContains without contains does nothing; maxContains likewise */
+	if (n->contains == NULL)
+		n->has_min_contains = false;
+}
+
+JsSchema *
+jsonschema_compile(Jsonb *schema, const char *uri, int default_draft,
+				   MemoryContext parent)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "apikit JSON schema",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	JsSchema   *s = palloc0(sizeof(JsSchema));
+	Compiler	c = {0};
+	Loc		   *root;
+
+	s->cxt = cxt;
+	s->default_draft = default_draft;
+	s->source = palloc(VARSIZE(schema));
+	memcpy(s->source, schema, VARSIZE(schema));
+	c.schema = s;
+	map_init(&c.names);
+	map_init(&c.containers);
+	map_init(&c.docs);
+
+	PG_TRY();
+	{
+		JV			r;
+
+		jv_root(s->source, &r);
+		if (r.type != JV_OBJECT && r.type != JV_BOOL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid JSON schema: a schema must be an object or a boolean, not %s",
+							jv_type_name(r.type))));
+		root = scan_document(&c, s->source, uri ? uri : "", (int16) default_draft);
+		s->root = node_for(&c, root);
+		while (c.pending != NIL)
+		{
+			Loc		   *loc = llast(c.pending);
+
+			c.pending = list_delete_last(c.pending);
+			compile_node(&c, loc);
+		}
+	}
+	PG_CATCH();
+	{
+		ListCell   *lc;
+
+		MemoryContextSwitchTo(old);
+		foreach(lc, c.patterns)
+			pg_regfree(&((JsPattern *) lfirst(lc))->re);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	s->patterns = c.patterns;
+	MemoryContextSwitchTo(old);
+	return s;
+}
+
+void
+jsonschema_free(JsSchema *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, s->patterns)
+		pg_regfree(&((JsPattern *) lfirst(lc))->re);
+	MemoryContextDelete(s->cxt);
+}

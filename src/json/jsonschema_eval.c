@@ -1,0 +1,1275 @@
+/*
+ * jsonschema_eval.c
+ *		Evaluating a compiled schema against a jsonb instance.
+ *
+ * Two modes share one walk.  Asked for a boolean, evaluation stops at the
+ * first failure and keeps no paths.  Asked for errors, it visits every
+ * keyword and records each failure with its instance location and keyword
+ * location (JSON pointers, "$ref" included, as JSON Schema's "basic"
+ * output has them); failures inside a subschema that does not decide the
+ * outcome (a losing anyOf branch when another matched, "not", "if") are
+ * dropped again.
+ *
+ * Annotations are collected only where "unevaluatedProperties" or
+ * "unevaluatedItems" needs them: such a node gives its in-place
+ * applicators a bitmap of the instance's members, which they mark as they
+ * evaluate; successful branches merge theirs in.  Every other evaluation
+ * passes no bitmap and pays nothing for the feature.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_collation.h"
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "jsonschema.h"
+#include "jsonschema_uri.h"
+
+/* Evaluation nested deeper than this is a reference cycle, or abuse. */
+#define MAX_EVAL_DEPTH 4000
+/* uniqueItems compares pairwise up to this many items, then hashes. */
+#define UNIQUE_PAIRWISE_MAX 16
+
+typedef struct Seg
+{
+	const char *s;				/* a name, or NULL for an array index */
+	int			len;
+	int			index;
+} Seg;
+
+typedef struct PathStack
+{
+	Seg		   *segs;
+	int			n;
+	int			max;
+} PathStack;
+
+typedef struct Eval
+{
+	bool		collect;
+	List	   *errors;
+	PathStack	ipath;			/* instance location */
+	PathStack	kpath;			/* keyword location */
+	JsResource **scope;			/* dynamic scope, outermost first */
+	int			nscope;
+	int			maxscope;
+	int			depth;
+	bool		format_assertion;
+	pg_wchar   *wbuf;
+	int			wbuflen;
+} Eval;
+
+typedef struct Annot
+{
+	int			n;
+	bool		all;
+	uint64	   *bits;
+} Annot;
+
+static bool eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann);
+
+/* ---- paths ---- */
+
+static inline void
+push(PathStack *p, const char *s, int len, int index)
+{
+	if (p->n == p->max)
+	{
+		p->max = p->max ? p->max * 2 : 32;
+		p->segs = p->segs ? repalloc(p->segs, sizeof(Seg) * p->max)
+			: palloc(sizeof(Seg) * p->max);
+	}
+	p->segs[p->n].s = s;
+	p->segs[p->n].len = len;
+	p->segs[p->n].index = index;
+	p->n++;
+}
+
+#define PUSH_KW(ev, kw) \
+	do { if ((ev)->collect) push(&(ev)->kpath, (kw), strlen(kw), -1); } while (0)
+#define PUSH_KEY(ev, path, str, len) \
+	do { if ((ev)->collect) push(&(ev)->path, (str), (len), -1); } while (0)
+#define PUSH_INDEX(ev, path, i) \
+	do { if ((ev)->collect) push(&(ev)->path, NULL, 0, (i)); } while (0)
+#define POP(ev, path) \
+	do { if ((ev)->collect) (ev)->path.n--; } while (0)
+
+static char *
+render(const PathStack *p, const char *last)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < p->n; i++)
+	{
+		const Seg  *s = &p->segs[i];
+
+		if (s->s == NULL)
+			appendStringInfo(&buf, "/%d", s->index);
+		else
+		{
+			size_t		pos;
+
+			enlargeStringInfo(&buf, s->len * 2 + 2);
+			pos = buf.len;
+			jsonschema_pointer_append(buf.data, buf.maxlen, &pos, s->s, s->len);
+			buf.len = pos;
+		}
+	}
+	if (last)
+	{
+		size_t		pos;
+
+		enlargeStringInfo(&buf, strlen(last) * 2 + 2);
+		pos = buf.len;
+		jsonschema_pointer_append(buf.data, buf.maxlen, &pos, last, strlen(last));
+		buf.len = pos;
+	}
+	return buf.data;
+}
+
+pg_attribute_printf(3, 4)
+static void
+report(Eval *ev, const char *kw, const char *fmt,...)
+{
+	JsError    *e;
+	StringInfoData msg;
+
+	if (!ev->collect)
+		return;
+	initStringInfo(&msg);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&msg, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&msg, needed);
+	}
+	e = palloc(sizeof(JsError));
+	e->instance_location = render(&ev->ipath, NULL);
+	e->keyword_location = render(&ev->kpath, kw);
+	e->message = msg.data;
+	ev->errors = lappend(ev->errors, e);
+}
+
+static int
+error_mark(Eval *ev)
+{
+	return list_length(ev->errors);
+}
+
+static void
+error_rewind(Eval *ev, int mark)
+{
+	if (ev->collect && list_length(ev->errors) > mark)
+		ev->errors = list_truncate(ev->errors, mark);
+}
+
+/* ---- annotations ---- */
+
+static Annot *
+annot_new(int n)
+{
+	Annot	   *a = palloc(sizeof(Annot));
+
+	a->n = n;
+	a->all = false;
+	a->bits = palloc0(sizeof(uint64) * ((n + 63) / 64 + 1));
+	return a;
+}
+
+static inline void
+annot_mark(Annot *a, int i)
+{
+	if (a)
+		a->bits[i / 64] |= UINT64CONST(1) << (i % 64);
+}
+
+static inline bool
+annot_has(const Annot *a, int i)
+{
+	return a->all || (a->bits[i / 64] & (UINT64CONST(1) << (i % 64))) != 0;
+}
+
+static void
+annot_merge(Annot *dst, const Annot *src)
+{
+	if (dst == NULL || src == NULL)
+		return;
+	dst->all |= src->all;
+	for (int i = 0; i < (dst->n + 63) / 64; i++)
+		dst->bits[i] |= src->bits[i];
+}
+
+/* ---- scalars ---- */
+
+static uint8
+instance_types(const JV *v, bool want_integer)
+{
+	switch (v->type)
+	{
+		case JV_NULL:
+			return JS_T_NULL;
+		case JV_BOOL:
+			return JS_T_BOOLEAN;
+		case JV_OBJECT:
+			return JS_T_OBJECT;
+		case JV_ARRAY:
+			return JS_T_ARRAY;
+		case JV_STRING:
+			return JS_T_STRING;
+		case JV_NUMBER:
+			if (want_integer)
+			{
+				JsDec		d = jv_decimal(v->num);
+
+				if (jv_num_is_integer(v->num, &d))
+					return JS_T_NUMBER | JS_T_INTEGER;
+			}
+			return JS_T_NUMBER;
+	}
+	return 0;
+}
+
+static char *
+type_list(uint8 types)
+{
+	static const char *const names[] = {"null", "boolean", "object", "array", "number", "string", "integer"};
+	StringInfoData buf;
+	int			count = 0;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < 7; i++)
+		if (types & (1 << i))
+			count++;
+	for (int i = 0, seen = 0; i < 7; i++)
+		if (types & (1 << i))
+		{
+			if (seen > 0)
+				appendStringInfoString(&buf, seen == count - 1 ? " or " : ", ");
+			appendStringInfoString(&buf, names[i]);
+			seen++;
+		}
+	return buf.data;
+}
+
+static char *
+num_text(Numeric n)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+}
+
+static bool
+regex_matches(Eval *ev, JsPattern *p, const char *s, int len)
+{
+	int			wlen;
+	int			rc;
+
+	if (ev->wbuflen < len + 1)
+	{
+		ev->wbuflen = Max(len + 1, 256);
+		ev->wbuf = ev->wbuf ? repalloc(ev->wbuf, sizeof(pg_wchar) * ev->wbuflen)
+			: palloc(sizeof(pg_wchar) * ev->wbuflen);
+	}
+	wlen = pg_mb2wchar_with_len(s, ev->wbuf, len);
+	rc = pg_regexec(&p->re, ev->wbuf, wlen, 0, NULL, 0, NULL, 0);
+	if (rc == REG_OKAY)
+		return true;
+	if (rc != REG_NOMATCH)
+	{
+		char		msg[256];
+
+		pg_regerror(rc, &p->re, msg, sizeof(msg));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+				 errmsg("regular expression \"%s\" failed: %s", p->source, msg)));
+	}
+	return false;
+}
+
+static bool
+valid_regex(const char *s, int len)
+{
+	pg_wchar   *w = palloc((len + 1) * sizeof(pg_wchar));
+	int			wlen = pg_mb2wchar_with_len(s, w, len);
+	regex_t		re;
+	int			rc = pg_regcomp(&re, w, wlen, REG_ADVANCED, C_COLLATION_OID);
+
+	if (rc == REG_OKAY)
+		pg_regfree(&re);
+	pfree(w);
+	return rc == REG_OKAY;
+}
+
+static bool
+eval_number(Eval *ev, JsNode *n, const JV *inst)
+{
+	bool		ok = true;
+	JsDec		d = jv_decimal(inst->num);
+
+	if ((n->numflags & JS_HAS_MINIMUM) &&
+		jv_num_cmp(inst->num, &d, n->minimum.num, &n->minimum.dec) < 0)
+	{
+		ok = false;
+		report(ev, "minimum", "%s is less than the minimum of %s",
+			   num_text(inst->num), num_text(n->minimum.num));
+		if (!ev->collect)
+			return false;
+	}
+	if ((n->numflags & JS_HAS_MAXIMUM) &&
+		jv_num_cmp(inst->num, &d, n->maximum.num, &n->maximum.dec) > 0)
+	{
+		ok = false;
+		report(ev, "maximum", "%s is greater than the maximum of %s",
+			   num_text(inst->num), num_text(n->maximum.num));
+		if (!ev->collect)
+			return false;
+	}
+	if ((n->numflags & JS_HAS_EXMIN) &&
+		jv_num_cmp(inst->num, &d, n->exclusive_minimum.num, &n->exclusive_minimum.dec) <= 0)
+	{
+		ok = false;
+		report(ev, "exclusiveMinimum", "%s must be greater than %s",
+			   num_text(inst->num), num_text(n->exclusive_minimum.num));
+		if (!ev->collect)
+			return false;
+	}
+	if ((n->numflags & JS_HAS_EXMAX) &&
+		jv_num_cmp(inst->num, &d, n->exclusive_maximum.num, &n->exclusive_maximum.dec) >= 0)
+	{
+		ok = false;
+		report(ev, "exclusiveMaximum", "%s must be less than %s",
+			   num_text(inst->num), num_text(n->exclusive_maximum.num));
+		if (!ev->collect)
+			return false;
+	}
+	if ((n->numflags & JS_HAS_MULTIPLE) &&
+		!jv_num_multiple_of(inst->num, &d, n->multiple_of.num, &n->multiple_of.dec))
+	{
+		ok = false;
+		report(ev, "multipleOf", "%s is not a multiple of %s",
+			   num_text(inst->num), num_text(n->multiple_of.num));
+	}
+	return ok;
+}
+
+static int
+utf8_length(const char *s, int len)
+{
+	int			n = 0;
+
+	for (int i = 0; i < len; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+static bool
+eval_string(Eval *ev, JsNode *n, const JV *inst)
+{
+	bool		ok = true;
+
+	if (n->min_length >= 0 || n->max_length >= 0)
+	{
+		int			chars = GetDatabaseEncoding() == PG_UTF8 ?
+			utf8_length(inst->str, inst->len) : pg_mbstrlen_with_len(inst->str, inst->len);
+
+		if (n->min_length >= 0 && chars < n->min_length)
+		{
+			ok = false;
+			report(ev, "minLength", "the string is %d characters long, shorter than the minimum of " INT64_FORMAT,
+				   chars, n->min_length);
+			if (!ev->collect)
+				return false;
+		}
+		if (n->max_length >= 0 && chars > n->max_length)
+		{
+			ok = false;
+			report(ev, "maxLength", "the string is %d characters long, longer than the maximum of " INT64_FORMAT,
+				   chars, n->max_length);
+			if (!ev->collect)
+				return false;
+		}
+	}
+	if (n->pattern && !regex_matches(ev, n->pattern, inst->str, inst->len))
+	{
+		ok = false;
+		report(ev, "pattern", "the string does not match the pattern \"%s\"", n->pattern->source);
+		if (!ev->collect)
+			return false;
+	}
+	if (n->format != JSF_UNKNOWN && ev->format_assertion)
+	{
+		bool		valid = n->format == JSF_REGEX ? valid_regex(inst->str, inst->len)
+			: jsonschema_format_check(n->format, inst->str, inst->len);
+
+		if (!valid)
+		{
+			ok = false;
+			report(ev, "format", "the string is not a valid %s", jsonschema_format_name(n->format));
+		}
+	}
+	return ok;
+}
+
+static bool
+in_enum(const JsNode *n, const JV *inst)
+{
+	JvIter		it;
+
+	jv_iter_values(&it, &n->enum_values);
+	while (it.i < it.end)
+	{
+		JV			v;
+
+		jv_iter_next(&it, &v);
+		if (jv_equal(&v, inst))
+			return true;
+	}
+	return false;
+}
+
+/* ---- uniqueItems ---- */
+
+static uint32
+jv_hash(const JV *v)
+{
+	switch (v->type)
+	{
+		case JV_NULL:
+			return 0x9e3779b9;
+		case JV_BOOL:
+			return v->b ? 0x85ebca6b : 0xc2b2ae35;
+		case JV_STRING:
+			return hash_bytes((const unsigned char *) v->str, v->len);
+		case JV_NUMBER:
+			/* equal numbers hash equal whatever their scale */
+			return DatumGetUInt32(DirectFunctionCall1(hash_numeric, NumericGetDatum(v->num)));
+		case JV_ARRAY:
+		case JV_OBJECT:
+			{
+				uint32		h = v->type == JV_ARRAY ? 1 : 2;
+				JvIter		it;
+				int			count = jv_count(v) * (v->type == JV_OBJECT ? 2 : 1);
+
+				check_stack_depth();
+				jv_iter_values(&it, v);
+				it.end = count;	/* an object's keys, then its values */
+				while (it.i < it.end)
+				{
+					JV			x;
+
+					jv_iter_next(&it, &x);
+					h = hash_combine(h, jv_hash(&x));
+				}
+				return h;
+			}
+	}
+	return 0;
+}
+
+typedef struct HashedItem
+{
+	uint32		hash;
+	int			index;
+} HashedItem;
+
+static int
+hashed_cmp(const void *a, const void *b)
+{
+	const HashedItem *x = a;
+	const HashedItem *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->index - y->index;
+}
+
+/* Whether all items differ; else the first equal pair in *i < *j. */
+static bool
+items_unique(const JV *arr, int *first, int *second)
+{
+	int			count = jv_count(arr);
+
+	if (count <= UNIQUE_PAIRWISE_MAX)
+	{
+		JV			items[UNIQUE_PAIRWISE_MAX];
+
+		for (int i = 0; i < count; i++)
+			jv_array_get(arr, i, &items[i]);
+		for (int i = 0; i < count; i++)
+			for (int j = i + 1; j < count; j++)
+				if (jv_equal(&items[i], &items[j]))
+				{
+					*first = i;
+					*second = j;
+					return false;
+				}
+		return true;
+	}
+	else
+	{
+		HashedItem *h = palloc(sizeof(HashedItem) * count);
+		JvIter		it;
+		bool		unique = true;
+
+		jv_iter_values(&it, arr);
+		for (int i = 0; i < count; i++)
+		{
+			JV			x;
+
+			CHECK_FOR_INTERRUPTS();
+			jv_iter_next(&it, &x);
+			h[i].hash = jv_hash(&x);
+			h[i].index = i;
+		}
+		qsort(h, count, sizeof(HashedItem), hashed_cmp);
+		for (int i = 0; i < count && unique; i++)
+			for (int j = i + 1; j < count && h[j].hash == h[i].hash; j++)
+			{
+				JV			x,
+							y;
+
+				jv_array_get(arr, h[i].index, &x);
+				jv_array_get(arr, h[j].index, &y);
+				if (jv_equal(&x, &y))
+				{
+					*first = Min(h[i].index, h[j].index);
+					*second = Max(h[i].index, h[j].index);
+					unique = false;
+					break;
+				}
+			}
+		pfree(h);
+		return unique;
+	}
+}
+
+/* ---- arrays ---- */
+
+static bool
+eval_array(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
+{
+	bool		ok = true;
+	int			count = jv_count(inst);
+
+	if (n->min_items >= 0 && count < n->min_items)
+	{
+		ok = false;
+		report(ev, "minItems", "the array has %d items, fewer than the minimum of " INT64_FORMAT,
+			   count, n->min_items);
+		if (!ev->collect)
+			return false;
+	}
+	if (n->max_items >= 0 && count > n->max_items)
+	{
+		ok = false;
+		report(ev, "maxItems", "the array has %d items, more than the maximum of " INT64_FORMAT,
+			   count, n->max_items);
+		if (!ev->collect)
+			return false;
+	}
+	if (n->unique_items && count > 1)
+	{
+		int			i,
+					j;
+
+		if (!items_unique(inst, &i, &j))
+		{
+			ok = false;
+			report(ev, "uniqueItems", "items %d and %d are equal, and items must be unique", i, j);
+			if (!ev->collect)
+				return false;
+		}
+	}
+
+	if (n->prefix_items || n->items)
+	{
+		JvIter		it;
+		int			i = 0;
+
+		jv_iter_values(&it, inst);
+		while (it.i < it.end)
+		{
+			JV			item;
+			JsNode	   *s;
+			const char *kw;
+
+			CHECK_FOR_INTERRUPTS();
+			jv_iter_next(&it, &item);
+			if (i < n->nprefix_items)
+			{
+				s = n->prefix_items[i];
+				kw = n->prefix_kw;
+			}
+			else if (n->items)
+			{
+				s = n->items;
+				kw = n->items_kw;
+			}
+			else
+				break;
+			PUSH_KW(ev, kw);
+			if (i < n->nprefix_items)
+				PUSH_INDEX(ev, kpath, i);
+			PUSH_INDEX(ev, ipath, i);
+			if (!eval(ev, s, &item, NULL))
+				ok = false;
+			POP(ev, ipath);
+			if (i < n->nprefix_items)
+				POP(ev, kpath);
+			POP(ev, kpath);
+			annot_mark(ann, i);
+			if (!ok && !ev->collect)
+				return false;
+			i++;
+		}
+	}
+
+	if (n->contains)
+	{
+		JvIter		it;
+		int			matches = 0;
+		int			i = 0;
+		int64		min = n->has_min_contains ? n->min_contains : 1;
+		bool		saved = ev->collect;
+
+		/* which items match is the result; their failures are noise */
+		ev->collect = false;
+		jv_iter_values(&it, inst);
+		while (it.i < it.end)
+		{
+			JV			item;
+
+			CHECK_FOR_INTERRUPTS();
+			jv_iter_next(&it, &item);
+			if (eval(ev, n->contains, &item, NULL))
+			{
+				matches++;
+				annot_mark(ann, i);
+				/* enough, unless a maximum or the annotations need all */
+				if (!saved && ann == NULL && n->max_contains < 0 && matches >= min)
+					break;
+			}
+			i++;
+		}
+		ev->collect = saved;
+		if (matches < min)
+		{
+			ok = false;
+			if (min == 1)
+				report(ev, "contains", "the array contains no item that matches the schema in \"contains\"");
+			else
+				report(ev, "minContains", "the array contains %d items that match the schema in \"contains\", fewer than the minimum of " INT64_FORMAT,
+					   matches, min);
+		}
+		else if (n->max_contains >= 0 && matches > n->max_contains)
+		{
+			ok = false;
+			report(ev, "maxContains", "the array contains %d items that match the schema in \"contains\", more than the maximum of " INT64_FORMAT,
+				   matches, n->max_contains);
+		}
+	}
+	return ok;
+}
+
+/* ---- objects ---- */
+
+static bool
+eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
+{
+	bool		ok = true;
+	int			count = jv_count(inst);
+
+	if (n->min_properties >= 0 && count < n->min_properties)
+	{
+		ok = false;
+		report(ev, "minProperties", "the object has %d properties, fewer than the minimum of " INT64_FORMAT,
+			   count, n->min_properties);
+		if (!ev->collect)
+			return false;
+	}
+	if (n->max_properties >= 0 && count > n->max_properties)
+	{
+		ok = false;
+		report(ev, "maxProperties", "the object has %d properties, more than the maximum of " INT64_FORMAT,
+			   count, n->max_properties);
+		if (!ev->collect)
+			return false;
+	}
+	if (n->required.type == JV_ARRAY)
+	{
+		JvIter		it;
+
+		jv_iter_values(&it, &n->required);
+		while (it.i < it.end)
+		{
+			JV			name,
+						found;
+
+			jv_iter_next(&it, &name);
+			if (!jv_object_find(inst, name.str, name.len, &found))
+			{
+				ok = false;
+				report(ev, "required", "the required property \"%.*s\" is missing", name.len, name.str);
+				if (!ev->collect)
+					return false;
+			}
+		}
+	}
+	for (int d = 0; d < n->ndep_required; d++)
+	{
+		JsNamedList *dep = &n->dep_required[d];
+		JV			found;
+		JvIter		it;
+
+		if (!jv_object_find(inst, dep->name, dep->len, &found))
+			continue;
+		jv_iter_values(&it, &dep->names);
+		while (it.i < it.end)
+		{
+			JV			name;
+
+			jv_iter_next(&it, &name);
+			if (!jv_object_find(inst, name.str, name.len, &found))
+			{
+				ok = false;
+				if (ev->collect)
+				{
+					PUSH_KW(ev, n->dep_required_kw);
+					report(ev, pnstrdup(dep->name, dep->len),
+						   "the property \"%.*s\" is required when \"%.*s\" is present",
+						   name.len, name.str, dep->len, dep->name);
+					POP(ev, kpath);
+				}
+				else
+					return false;
+			}
+		}
+	}
+
+	if (n->properties || n->pattern_properties || n->additional_properties)
+	{
+		JvIter		keys,
+					vals;
+		int			p = 0;
+		int			i = 0;
+
+		jv_iter_keys(&keys, inst);
+		jv_iter_object_values(&vals, inst);
+		while (keys.i < keys.end)
+		{
+			JV			k,
+						v;
+			bool		matched = false;
+
+			CHECK_FOR_INTERRUPTS();
+			jv_iter_next(&keys, &k);
+			jv_iter_next(&vals, &v);
+
+			/* both sides are in jsonb key order: a merge */
+			while (p < n->nproperties &&
+				   jv_key_cmp(n->properties[p].name, n->properties[p].len, k.str, k.len) < 0)
+				p++;
+			if (p < n->nproperties &&
+				jv_key_cmp(n->properties[p].name, n->properties[p].len, k.str, k.len) == 0)
+			{
+				matched = true;
+				PUSH_KW(ev, "properties");
+				PUSH_KEY(ev, kpath, k.str, k.len);
+				PUSH_KEY(ev, ipath, k.str, k.len);
+				if (!eval(ev, n->properties[p].node, &v, NULL))
+					ok = false;
+				POP(ev, ipath);
+				POP(ev, kpath);
+				POP(ev, kpath);
+				if (!ok && !ev->collect)
+					return false;
+			}
+			for (int j = 0; j < n->npattern_properties; j++)
+			{
+				JsPatternNode *pp = &n->pattern_properties[j];
+
+				if (!regex_matches(ev, pp->pattern, k.str, k.len))
+					continue;
+				matched = true;
+				PUSH_KW(ev, "patternProperties");
+				PUSH_KEY(ev, kpath, pp->pattern->source, strlen(pp->pattern->source));
+				PUSH_KEY(ev, ipath, k.str, k.len);
+				if (!eval(ev, pp->node, &v, NULL))
+					ok = false;
+				POP(ev, ipath);
+				POP(ev, kpath);
+				POP(ev, kpath);
+				if (!ok && !ev->collect)
+					return false;
+			}
+			if (!matched && n->additional_properties)
+			{
+				matched = true;
+				PUSH_KEY(ev, ipath, k.str, k.len);
+				if (n->additional_properties->boolean == 0)
+				{
+					ok = false;
+					report(ev, "additionalProperties", "the property \"%.*s\" is not allowed here",
+						   k.len, k.str);
+				}
+				else
+				{
+					PUSH_KW(ev, "additionalProperties");
+					if (!eval(ev, n->additional_properties, &v, NULL))
+						ok = false;
+					POP(ev, kpath);
+				}
+				POP(ev, ipath);
+				if (!ok && !ev->collect)
+					return false;
+			}
+			if (matched)
+				annot_mark(ann, i);
+			i++;
+		}
+	}
+
+	if (n->property_names)
+	{
+		JvIter		keys;
+
+		jv_iter_keys(&keys, inst);
+		PUSH_KW(ev, "propertyNames");
+		while (keys.i < keys.end)
+		{
+			JV			k;
+
+			jv_iter_next(&keys, &k);
+			PUSH_KEY(ev, ipath, k.str, k.len);
+			if (!eval(ev, n->property_names, &k, NULL))
+				ok = false;
+			POP(ev, ipath);
+			if (!ok && !ev->collect)
+				break;
+		}
+		POP(ev, kpath);
+		if (!ok && !ev->collect)
+			return false;
+	}
+
+	for (int d = 0; d < n->ndep_schemas; d++)
+	{
+		JV			found;
+
+		if (!jv_object_find(inst, n->dep_schemas[d].name, n->dep_schemas[d].len, &found))
+			continue;
+		PUSH_KW(ev, n->dep_schemas_kw);
+		PUSH_KEY(ev, kpath, n->dep_schemas[d].name, n->dep_schemas[d].len);
+		if (!eval(ev, n->dep_schemas[d].node, inst, ann))
+			ok = false;
+		POP(ev, kpath);
+		POP(ev, kpath);
+		if (!ok && !ev->collect)
+			return false;
+	}
+	return ok;
+}
+
+/* ---- applicators in place ---- */
+
+static bool
+eval_combinators(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
+{
+	bool		ok = true;
+
+	for (int i = 0; i < n->nall_of; i++)
+	{
+		PUSH_KW(ev, "allOf");
+		PUSH_INDEX(ev, kpath, i);
+		if (!eval(ev, n->all_of[i], inst, ann))
+			ok = false;
+		POP(ev, kpath);
+		POP(ev, kpath);
+		if (!ok && !ev->collect)
+			return false;
+	}
+
+	if (n->nany_of > 0)
+	{
+		int			mark = error_mark(ev);
+		bool		any = false;
+
+		for (int i = 0; i < n->nany_of; i++)
+		{
+			Annot	   *a = ann ? annot_new(ann->n) : NULL;
+
+			PUSH_KW(ev, "anyOf");
+			PUSH_INDEX(ev, kpath, i);
+			if (eval(ev, n->any_of[i], inst, a))
+			{
+				any = true;
+				annot_merge(ann, a);
+			}
+			POP(ev, kpath);
+			POP(ev, kpath);
+			/* the rest only matter for their annotations */
+			if (any && ann == NULL)
+				break;
+		}
+		if (any)
+			error_rewind(ev, mark);
+		else
+		{
+			ok = false;
+			report(ev, "anyOf", "the value matches none of the %d schemas in \"anyOf\"", n->nany_of);
+			if (!ev->collect)
+				return false;
+		}
+	}
+
+	if (n->none_of > 0)
+	{
+		int			mark = error_mark(ev);
+		int			matched = 0;
+		int			first = -1,
+					second = -1;
+
+		for (int i = 0; i < n->none_of; i++)
+		{
+			Annot	   *a = ann ? annot_new(ann->n) : NULL;
+
+			PUSH_KW(ev, "oneOf");
+			PUSH_INDEX(ev, kpath, i);
+			if (eval(ev, n->one_of[i], inst, a))
+			{
+				if (matched == 0)
+				{
+					first = i;
+					annot_merge(ann, a);
+				}
+				else if (matched == 1)
+					second = i;
+				matched++;
+			}
+			POP(ev, kpath);
+			POP(ev, kpath);
+			if (matched > 1 && !ev->collect)
+				break;
+		}
+		if (matched == 1)
+			error_rewind(ev, mark);
+		else
+		{
+			ok = false;
+			if (matched == 0)
+				report(ev, "oneOf", "the value matches none of the %d schemas in \"oneOf\"", n->none_of);
+			else
+			{
+				error_rewind(ev, mark);
+				report(ev, "oneOf", "the value matches more than one schema in \"oneOf\" (%d and %d), and must match exactly one",
+					   first, second);
+			}
+			if (!ev->collect)
+				return false;
+		}
+	}
+
+	if (n->not_schema)
+	{
+		bool		saved = ev->collect;
+		bool		matched;
+
+		ev->collect = false;
+		matched = eval(ev, n->not_schema, inst, NULL);
+		ev->collect = saved;
+		if (matched)
+		{
+			ok = false;
+			report(ev, "not", "the value must not match the schema in \"not\"");
+			if (!ev->collect)
+				return false;
+		}
+	}
+
+	if (n->if_schema)
+	{
+		bool		saved = ev->collect;
+		Annot	   *a = ann ? annot_new(ann->n) : NULL;
+		bool		cond;
+
+		ev->collect = false;
+		cond = eval(ev, n->if_schema, inst, a);
+		ev->collect = saved;
+		if (cond)
+			annot_merge(ann, a);
+		if (cond && n->then_schema)
+		{
+			PUSH_KW(ev, "then");
+			if (!eval(ev, n->then_schema, inst, ann))
+				ok = false;
+			POP(ev, kpath);
+		}
+		else if (!cond && n->else_schema)
+		{
+			PUSH_KW(ev, "else");
+			if (!eval(ev, n->else_schema, inst, ann))
+				ok = false;
+			POP(ev, kpath);
+		}
+	}
+	return ok;
+}
+
+static bool
+eval_unevaluated(Eval *ev, JsNode *n, const JV *inst, Annot *local)
+{
+	bool		ok = true;
+	JvIter		keys,
+				vals;
+	int			i = 0;
+
+	if (inst->type == JV_OBJECT && n->unevaluated_properties)
+	{
+		jv_iter_keys(&keys, inst);
+		jv_iter_object_values(&vals, inst);
+		while (keys.i < keys.end)
+		{
+			JV			k,
+						v;
+
+			jv_iter_next(&keys, &k);
+			jv_iter_next(&vals, &v);
+			if (!annot_has(local, i))
+			{
+				PUSH_KEY(ev, ipath, k.str, k.len);
+				if (n->unevaluated_properties->boolean == 0)
+				{
+					ok = false;
+					report(ev, "unevaluatedProperties",
+						   "the property \"%.*s\" is not allowed here (no schema evaluates it)",
+						   k.len, k.str);
+				}
+				else
+				{
+					PUSH_KW(ev, "unevaluatedProperties");
+					if (!eval(ev, n->unevaluated_properties, &v, NULL))
+						ok = false;
+					POP(ev, kpath);
+				}
+				POP(ev, ipath);
+				if (!ok && !ev->collect)
+					return false;
+			}
+			i++;
+		}
+		local->all = true;
+	}
+	else if (inst->type == JV_ARRAY && n->unevaluated_items)
+	{
+		jv_iter_values(&vals, inst);
+		while (vals.i < vals.end)
+		{
+			JV			v;
+
+			jv_iter_next(&vals, &v);
+			if (!annot_has(local, i))
+			{
+				PUSH_INDEX(ev, ipath, i);
+				if (n->unevaluated_items->boolean == 0)
+				{
+					ok = false;
+					report(ev, "unevaluatedItems",
+						   "item %d is not allowed here (no schema evaluates it)", i);
+				}
+				else
+				{
+					PUSH_KW(ev, "unevaluatedItems");
+					if (!eval(ev, n->unevaluated_items, &v, NULL))
+						ok = false;
+					POP(ev, kpath);
+				}
+				POP(ev, ipath);
+				if (!ok && !ev->collect)
+					return false;
+			}
+			i++;
+		}
+		local->all = true;
+	}
+	return ok;
+}
+
+/* ---- one schema ---- */
+
+static bool
+eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
+{
+	bool		ok = true;
+	bool		pushed = false;
+	Annot	   *local = ann;
+
+	if (n->boolean >= 0)
+	{
+		/* true produces no annotations: only the keyword applying it does */
+		if (n->boolean == 0)
+		{
+			report(ev, NULL, "no value is allowed here (the schema is false)");
+			return false;
+		}
+		return true;
+	}
+
+	check_stack_depth();
+	if (++ev->depth > MAX_EVAL_DEPTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_STATEMENT_TOO_COMPLEX),
+				 errmsg("JSON schema evaluation is nested more than %d levels deep", MAX_EVAL_DEPTH),
+				 errhint("A \"$ref\" cycle that never moves into the instance causes this.")));
+
+	if (ev->nscope == 0 || ev->scope[ev->nscope - 1] != n->resource)
+	{
+		if (ev->nscope == ev->maxscope)
+		{
+			ev->maxscope = ev->maxscope ? ev->maxscope * 2 : 16;
+			ev->scope = ev->scope ? repalloc(ev->scope, sizeof(JsResource *) * ev->maxscope)
+				: palloc(sizeof(JsResource *) * ev->maxscope);
+		}
+		ev->scope[ev->nscope++] = n->resource;
+		pushed = true;
+	}
+
+	if ((n->unevaluated_properties && inst->type == JV_OBJECT) ||
+		(n->unevaluated_items && inst->type == JV_ARRAY))
+		local = annot_new(jv_count(inst));
+
+	if (n->types)
+	{
+		uint8		t = instance_types(inst, (n->types & JS_T_INTEGER) && !(n->types & JS_T_NUMBER));
+
+		if ((t & n->types) == 0)
+		{
+			ok = false;
+			report(ev, "type", "the value must be %s, not %s",
+				   type_list(n->types), jv_type_name(inst->type));
+			if (!ev->collect)
+				goto done;
+		}
+	}
+	if (n->has_const && !jv_equal(&n->const_value, inst))
+	{
+		ok = false;
+		report(ev, "const", "the value must be %s", jv_to_text(&n->const_value, 200));
+		if (!ev->collect)
+			goto done;
+	}
+	if (n->has_enum && !in_enum(n, inst))
+	{
+		ok = false;
+		report(ev, "enum", "the value must be one of %s", jv_to_text(&n->enum_values, 200));
+		if (!ev->collect)
+			goto done;
+	}
+
+	switch (inst->type)
+	{
+		case JV_NUMBER:
+			if (n->numflags && !eval_number(ev, n, inst))
+				ok = false;
+			break;
+		case JV_STRING:
+			if ((n->min_length >= 0 || n->max_length >= 0 || n->pattern || n->format != JSF_UNKNOWN) &&
+				!eval_string(ev, n, inst))
+				ok = false;
+			break;
+		case JV_ARRAY:
+			if (!eval_array(ev, n, inst, local))
+				ok = false;
+			break;
+		case JV_OBJECT:
+			if (!eval_object(ev, n, inst, local))
+				ok = false;
+			break;
+		default:
+			break;
+	}
+	if (!ok && !ev->collect)
+		goto done;
+
+	if (n->ref)
+	{
+		PUSH_KW(ev, "$ref");
+		if (!eval(ev, n->ref, inst, local))
+			ok = false;
+		POP(ev, kpath);
+		if (!ok && !ev->collect)
+			goto done;
+	}
+	if (n->dynamic_ref)
+	{
+		JsNode	   *target = n->dynamic_ref;
+
+		if (n->dynamic_ref_name)
+		{
+			/* the outermost resource in scope with that dynamic anchor */
+			for (int i = 0; i < ev->nscope && target == n->dynamic_ref; i++)
+			{
+				JsResource *r = ev->scope[i];
+
+				for (int j = 0; j < r->ndynamic; j++)
+					if (strcmp(r->dynamic_names[j], n->dynamic_ref_name) == 0)
+					{
+						target = r->dynamic_nodes[j];
+						break;
+					}
+			}
+		}
+		PUSH_KW(ev, "$dynamicRef");
+		if (!eval(ev, target, inst, local))
+			ok = false;
+		POP(ev, kpath);
+		if (!ok && !ev->collect)
+			goto done;
+	}
+
+	if ((n->nall_of || n->nany_of || n->none_of || n->not_schema || n->if_schema) &&
+		!eval_combinators(ev, n, inst, local))
+		ok = false;
+	if (!ok && !ev->collect)
+		goto done;
+
+	if (local != ann)
+	{
+		if (!eval_unevaluated(ev, n, inst, local))
+			ok = false;
+		if (ok)
+			annot_merge(ann, local);
+	}
+
+done:
+	if (pushed)
+		ev->nscope--;
+	ev->depth--;
+	return ok;
+}
+
+bool
+jsonschema_validate(JsSchema *s, Jsonb *instance, List **errors,
+					bool format_assertion)
+{
+	Eval		ev = {0};
+	JV			root;
+	bool		ok;
+
+	ev.collect = errors != NULL;
+	ev.format_assertion = format_assertion;
+	jv_root(instance, &root);
+	ok = eval(&ev, s->root, &root, NULL);
+	if (errors)
+		*errors = ev.errors;
+	return ok;
+}
