@@ -71,7 +71,7 @@ endif
 REGRESS = extension not_preloaded
 ifneq ($(filter installcheck,$(MAKECMDGOALS)),)
 ifeq ($(shell psql -XAtqc "SELECT 1 WHERE current_setting('shared_preload_libraries') ~ '(^|[ ,])apikit($$|[ ,])'" postgres 2>/dev/null),1)
-REGRESS = extension settings worker_status ratelimit audit
+REGRESS = extension settings worker_status ratelimit audit jsonschema jsonschema_suite
 endif
 endif
 ISOLATION = extension_install ratelimit_concurrency audit_concurrency
@@ -95,6 +95,9 @@ endif
 # holds the version they were built for and is rewritten when it changes.
 PG_BUILT_FOR := $(shell $(PG_CONFIG) --version 2>/dev/null)
 $(OBJS): .pg-built-for
+# PGXS tracks no header dependencies: any header change rebuilds everything
+# (a struct that changes size under a stale object file smashes the stack).
+$(OBJS): $(wildcard $(srcdir)/include/*.h)
 .pg-built-for: FORCE
 	@echo '$(PG_BUILT_FOR)' | cmp -s - $@ || echo '$(PG_BUILT_FOR)' > $@
 FORCE:
@@ -110,7 +113,8 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 # Plain C unit tests of the pure halves: no server headers, no server.
 UNIT_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Itest/unit
 UNIT_TESTS = test/unit/bin/test_schedule test/unit/bin/test_gcra test/unit/bin/test_audit_codec \
-	test/unit/bin/test_jsonschema_uri test/unit/bin/test_jsonschema_format
+	test/unit/bin/test_jsonschema_uri test/unit/bin/test_jsonschema_format \
+	test/unit/bin/test_jsonschema_regex
 UNIT_SELFTEST = test/unit/bin/test_selftest_fails
 
 test/unit/bin/test_schedule: test/unit/test_schedule.c src/worker/schedule.c test/unit/unit.h
@@ -132,6 +136,10 @@ test/unit/bin/test_jsonschema_uri: test/unit/test_jsonschema_uri.c src/json/json
 test/unit/bin/test_jsonschema_format: test/unit/test_jsonschema_format.c src/json/jsonschema_format.c include/jsonschema_format.h test/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_jsonschema_format.c src/json/jsonschema_format.c
+
+test/unit/bin/test_jsonschema_regex: test/unit/test_jsonschema_regex.c src/json/jsonschema_regex.c include/jsonschema_regex.h test/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_jsonschema_regex.c src/json/jsonschema_regex.c
 
 # A unit test that must fail: proves a failing test fails the run.
 test/unit/bin/test_selftest_fails: test/unit/test_selftest.c test/unit/unit.h

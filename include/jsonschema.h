@@ -39,6 +39,7 @@ typedef struct JV
 	const char *str;			/* JV_STRING, not NUL-terminated */
 	Numeric		num;			/* JV_NUMBER */
 	JsonbContainer *c;			/* JV_ARRAY, JV_OBJECT */
+	const void *id;				/* where it is stored: one per value */
 } JV;
 
 /* Reads the children of one container in order, with running offsets. */

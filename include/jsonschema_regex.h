@@ -11,16 +11,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+typedef enum JsRegexResult
+{
+	JS_REGEX_OK,				/* out holds the ARE form */
+	JS_REGEX_NOT_ECMA,			/* ARE-only syntax: inline flags, (?#), \a */
+	JS_REGEX_UNSUPPORTED		/* ECMA-262 with no ARE form here, or too long */
+} JsRegexResult;
+
 /*
- * Rewrite src[0..len) into out (NUL-terminated; false if out_size is too
- * small or the pattern uses an ECMA-262 form with no ARE equivalent).
- * Unicode property escapes become POSIX classes: \p{L} is [[:alpha:]],
- * \P{L} is [^[:alpha:]].  *unicode is set when the pattern needs classes
- * to know non-ASCII characters, which the caller does with a Unicode-aware
- * collation instead of C.
+ * Rewrite src[0..len) into out (NUL-terminated).  Unicode property escapes
+ * become POSIX classes (\p{L} is [[:alpha:]]) and set *unicode: the caller
+ * then compiles with a Unicode-aware collation instead of C.  \s and \S
+ * become ECMA-262's white-space set, named groups become numbered ones, and
+ * the empty classes [] and [^] become "nothing" and "anything".
  */
-extern bool jsonschema_regex_translate(const char *src, size_t len,
-									   char *out, size_t out_size,
-									   bool *unicode);
+extern JsRegexResult jsonschema_regex_translate(const char *src, size_t len,
+												char *out, size_t out_size,
+												bool *unicode);
 
 #endif							/* APIKIT_JSONSCHEMA_REGEX_H */

@@ -64,6 +64,7 @@ fill(JsonbContainer *c, char *base, int index, uint32 offset, uint32 end,
 {
 	JEntry		e = c->children[index];
 
+	out->id = &c->children[index];
 	if (JBE_ISSTRING(e))
 	{
 		out->type = JV_STRING;
@@ -117,6 +118,7 @@ jv_root(Jsonb *jb, JV *out)
 	{
 		out->type = (c->header & JB_FOBJECT) ? JV_OBJECT : JV_ARRAY;
 		out->c = c;
+		out->id = c;
 	}
 }
 

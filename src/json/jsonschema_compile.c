@@ -764,12 +764,23 @@ compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, in
 	int			rc;
 
 	p->source = pnstrdup(src, len);
-	if (!jsonschema_regex_translate(src, len, are, len * 4 + 64, &unicode))
+	switch (jsonschema_regex_translate(src, len, are, len * 4 + 64, &unicode))
 	{
-		/* no translation: PostgreSQL's engine says what is wrong */
-		memcpy(are, src, len);
-		are[len] = '\0';
-		unicode = false;
+		case JS_REGEX_OK:
+			break;
+		case JS_REGEX_NOT_ECMA:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+					 errmsg("invalid JSON schema at \"%s/%s\": \"%s\" is not an ECMA-262 regular expression",
+							loc->docptr, kw, p->source),
+					 errhint("Inline flags such as (?i), comments (?#...) and \\a are PostgreSQL syntax, not JSON Schema's.")));
+			break;
+		case JS_REGEX_UNSUPPORTED:
+			/* PostgreSQL's engine judges the pattern as written */
+			memcpy(are, src, len);
+			are[len] = '\0';
+			unicode = false;
+			break;
 	}
 	arelen = strlen(are);
 	w = palloc((arelen + 1) * sizeof(pg_wchar));
@@ -1151,8 +1162,12 @@ compile_node(Compiler *c, Loc *loc)
 			n->dep_schemas = schema_map(c, loc, "dependentSchemas", &v, &n->ndep_schemas);
 			n->dep_schemas_kw = "dependentSchemas";
 		}
-		else if (is_key(&k, "dependencies") && draft7)
+		else if (is_key(&k, "dependencies") && n->ndep_schemas == 0)
 		{
+			/*
+			 * Draft 7's keyword; 2020-12 split it in two, and its
+			 * meta-schema still describes it, so it works there too.
+			 */
 			JvIter		ks,
 						vs;
 			int			i = 0;

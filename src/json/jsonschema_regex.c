@@ -4,16 +4,20 @@
  *		See jsonschema_regex.h.
  *
  * Most of what JSON schemas use means the same in both: classes,
- * quantifiers, anchors (JSON Schema patterns are not multi-line), \d \w \s
- * (ASCII under the C collation, as in ECMA-262 without the u flag), \uXXXX.
- * Unicode property escapes are the exception that schemas meet most (the
- * specification's own examples use \p{Letter}); ARE has POSIX classes
- * instead, which know Unicode under a Unicode-aware collation.
+ * quantifiers, anchors (JSON Schema patterns are not multi-line), \d and \w
+ * (ASCII under the C collation, as in ECMA-262 without the u flag),
+ * \uXXXX, lookahead and lookbehind.  What differs is rewritten here, in one
+ * pass that tracks only whether it is inside a bracket expression.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "jsonschema_regex.h"
+
+/* ECMA-262 WhiteSpace and LineTerminator, as ARE bracket content */
+#define ECMA_SPACE "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+
+#define MAX_NAMED_GROUPS 32
 
 typedef struct Property
 {
@@ -31,86 +35,183 @@ static const Property properties[] = {
 	{"White_Space", "space"}, {"space", "space"},
 };
 
-static bool
-put(char *out, size_t out_size, size_t *pos, const char *s, size_t n)
+typedef struct Out
 {
-	if (*pos + n + 1 > out_size)
-		return false;
-	memcpy(out + *pos, s, n);
-	*pos += n;
-	out[*pos] = '\0';
-	return true;
+	char	   *buf;
+	size_t		size;
+	size_t		pos;
+	bool		overflow;
+} Out;
+
+static void
+put(Out *o, const char *s, size_t n)
+{
+	if (o->overflow || o->pos + n + 1 > o->size)
+	{
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->buf + o->pos, s, n);
+	o->pos += n;
+	o->buf[o->pos] = '\0';
 }
 
-bool
+static bool
+is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '_' || c == '$';
+}
+
+JsRegexResult
 jsonschema_regex_translate(const char *src, size_t len, char *out,
 						   size_t out_size, bool *unicode)
 {
-	size_t		pos = 0;
+	Out			o = {out, out_size, 0, false};
 	bool		in_bracket = false;
+	int			groups = 0;
+	const char *names[MAX_NAMED_GROUPS];
+	size_t		namelens[MAX_NAMED_GROUPS];
+	int			numbers[MAX_NAMED_GROUPS];
+	int			nnames = 0;
+	char		tmp[64];
 
 	*unicode = false;
 	if (out_size == 0)
-		return false;
+		return JS_REGEX_UNSUPPORTED;
 	out[0] = '\0';
 	for (size_t i = 0; i < len; i++)
 	{
 		char		c = src[i];
+		char		next = i + 1 < len ? src[i + 1] : '\0';
 
-		if (c == '\\' && i + 1 < len && (src[i + 1] == 'p' || src[i + 1] == 'P') &&
-			i + 2 < len && src[i + 2] == '{')
+		if (c == '\\' && (next == 'p' || next == 'P') && i + 2 < len && src[i + 2] == '{')
 		{
 			const char *name = src + i + 3;
 			const char *end = memchr(name, '}', len - (i + 3));
 			const char *posix = NULL;
-			bool		negated = src[i + 1] == 'P';
-			char		buf[32];
-			size_t		n;
+			bool		negated = next == 'P';
 
 			if (end == NULL)
-				return false;
+				return JS_REGEX_UNSUPPORTED;
 			for (size_t k = 0; k < sizeof(properties) / sizeof(properties[0]); k++)
 				if (strlen(properties[k].name) == (size_t) (end - name) &&
 					memcmp(properties[k].name, name, end - name) == 0)
 					posix = properties[k].posix;
-			/* "General_Category=Letter" and other forms: not translated */
+			/* "General_Category=Letter", scripts and so on: not here */
 			if (posix == NULL || (negated && in_bracket))
-				return false;
+				return JS_REGEX_UNSUPPORTED;
 			if (in_bracket)
-				n = (size_t) snprintf(buf, sizeof(buf), "[:%s:]", posix);
+				snprintf(tmp, sizeof(tmp), "[:%s:]", posix);
 			else
-				n = (size_t) snprintf(buf, sizeof(buf), negated ? "[^[:%s:]]" : "[[:%s:]]", posix);
-			if (!put(out, out_size, &pos, buf, n))
-				return false;
+				snprintf(tmp, sizeof(tmp), negated ? "[^[:%s:]]" : "[[:%s:]]", posix);
+			put(&o, tmp, strlen(tmp));
 			*unicode = true;
 			i = end - src;
-			continue;
 		}
-		if (c == '\\' && i + 1 < len)
+		else if (c == '\\' && (next == 's' || next == 'S'))
+		{
+			if (next == 'S' && in_bracket)
+				return JS_REGEX_UNSUPPORTED;
+			if (in_bracket)
+				put(&o, ECMA_SPACE, strlen(ECMA_SPACE));
+			else if (next == 's')
+				put(&o, "[" ECMA_SPACE "]", strlen("[" ECMA_SPACE "]"));
+			else
+				put(&o, "[^" ECMA_SPACE "]", strlen("[^" ECMA_SPACE "]"));
+			i++;
+		}
+		else if (c == '\\' && next == 'a')
+			return JS_REGEX_NOT_ECMA;	/* ARE's alert */
+		else if (c == '\\' && next == 'k' && !in_bracket && i + 2 < len && src[i + 2] == '<')
+		{
+			/* \k<name>: a back-reference by number */
+			const char *name = src + i + 3;
+			const char *end = memchr(name, '>', len - (i + 3));
+			int			number = -1;
+
+			if (end == NULL)
+				return JS_REGEX_NOT_ECMA;
+			for (int k = 0; k < nnames; k++)
+				if (namelens[k] == (size_t) (end - name) && memcmp(names[k], name, namelens[k]) == 0)
+					number = numbers[k];
+			if (number < 0 || number > 9)
+				return JS_REGEX_UNSUPPORTED;
+			snprintf(tmp, sizeof(tmp), "\\%d", number);
+			put(&o, tmp, strlen(tmp));
+			i = end - src;
+		}
+		else if (c == '\\' && i + 1 < len)
 		{
 			/* any other escape passes through whole, so "\[" stays literal */
-			if (!put(out, out_size, &pos, src + i, 2))
-				return false;
+			put(&o, src + i, 2);
 			i++;
-			continue;
 		}
-		if (c == '[' && !in_bracket)
+		else if (in_bracket)
 		{
-			in_bracket = true;
-			if (!put(out, out_size, &pos, src + i, 1))
-				return false;
-			if (i + 1 < len && src[i + 1] == '^')
+			if (c == ']')
+				in_bracket = false;
+			put(&o, &c, 1);
+		}
+		else if (c == '[')
+		{
+			if (next == ']')
 			{
-				if (!put(out, out_size, &pos, "^", 1))
-					return false;
+				put(&o, "(?!)", 4);	/* ECMA's [] matches nothing */
 				i++;
 			}
-			continue;
+			else if (next == '^' && i + 2 < len && src[i + 2] == ']')
+			{
+				put(&o, "(?:.|\\n)", 8);	/* and [^] anything */
+				i += 2;
+			}
+			else
+			{
+				in_bracket = true;
+				put(&o, &c, 1);
+				if (next == '^')
+				{
+					put(&o, "^", 1);
+					i++;
+				}
+			}
 		}
-		if (c == ']' && in_bracket)
-			in_bracket = false;
-		if (!put(out, out_size, &pos, &c, 1))
-			return false;
+		else if (c == '(' && next == '?')
+		{
+			char		third = i + 2 < len ? src[i + 2] : '\0';
+
+			if (third == '#' || (third >= 'a' && third <= 'z') || (third >= 'A' && third <= 'Z'))
+				return JS_REGEX_NOT_ECMA;	/* inline comments and flags */
+			if (third == '<' && i + 3 < len && src[i + 3] != '=' && src[i + 3] != '!')
+			{
+				/* (?<name>...): a numbered group */
+				const char *name = src + i + 3;
+				size_t		n = 0;
+
+				while (i + 3 + n < len && is_name_char(name[n]))
+					n++;
+				if (n == 0 || (name[0] >= '0' && name[0] <= '9') ||
+					i + 3 + n >= len || name[n] != '>')
+					return JS_REGEX_NOT_ECMA;
+				if (nnames == MAX_NAMED_GROUPS)
+					return JS_REGEX_UNSUPPORTED;
+				groups++;
+				names[nnames] = name;
+				namelens[nnames] = n;
+				numbers[nnames] = groups;
+				nnames++;
+				put(&o, "(", 1);
+				i += 3 + n;
+			}
+			else
+				put(&o, &c, 1);
+		}
+		else
+		{
+			if (c == '(')
+				groups++;
+			put(&o, &c, 1);
+		}
 	}
-	return true;
+	return o.overflow ? JS_REGEX_UNSUPPORTED : JS_REGEX_OK;
 }

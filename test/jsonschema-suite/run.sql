@@ -15,7 +15,10 @@ CREATE TEMP TABLE suite_results (
 	case_desc text,
 	test_desc text,
 	outcome text,
-	message text
+	message text,
+	schema jsonb,
+	data jsonb,
+	valid boolean
 );
 
 -- Every *.json under dir/rel, as paths relative to dir.
@@ -73,7 +76,7 @@ BEGIN
 			LOOP
 				IF c.schema::text LIKE '%<U+0000>%' OR t.data::text LIKE '%<U+0000>%' THEN
 					INSERT INTO suite_results VALUES (draft, part, f, c.no, c.descr, t.descr, 'skip',
-						'U+0000 cannot be represented in jsonb');
+						'U+0000 cannot be represented in jsonb', NULL, NULL, t.valid);
 					CONTINUE;
 				END IF;
 				s := c.schema::jsonb;
@@ -81,9 +84,10 @@ BEGIN
 				BEGIN
 					ok := apikit.json_validate(s, d);
 					INSERT INTO suite_results VALUES (draft, part, f, c.no, c.descr, t.descr,
-						CASE WHEN ok = t.valid THEN 'pass' ELSE 'fail' END, NULL);
+						CASE WHEN ok = t.valid THEN 'pass' ELSE 'fail' END, NULL, s, d, t.valid);
 				EXCEPTION WHEN OTHERS THEN
-					INSERT INTO suite_results VALUES (draft, part, f, c.no, c.descr, t.descr, 'error', SQLERRM);
+					INSERT INTO suite_results VALUES (draft, part, f, c.no, c.descr, t.descr, 'error', SQLERRM,
+						s, d, t.valid);
 				END;
 			END LOOP;
 		END LOOP;

@@ -1,0 +1,203 @@
+--
+-- JSON Schema validation: the functions, their errors, CHECK constraints,
+-- the PostgREST form of json_assert_valid, the registry and its cache
+-- invalidation, settings, bad schemas and large or deep instances.
+-- (The official test suite runs in jsonschema_suite.)
+--
+SET search_path = public;
+\set SHOW_CONTEXT never
+
+-- A request body schema of the kind an API function takes.
+CREATE TABLE public.schemas (name text PRIMARY KEY, schema jsonb);
+INSERT INTO public.schemas VALUES ('order', '{
+	"$schema": "https://json-schema.org/draft/2020-12/schema",
+	"type": "object",
+	"required": ["id", "customer", "items"],
+	"additionalProperties": false,
+	"properties": {
+		"id": {"type": "string", "format": "uuid"},
+		"customer": {"$ref": "#/$defs/customer"},
+		"items": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/item"}},
+		"note": {"type": "string", "maxLength": 10}
+	},
+	"$defs": {
+		"customer": {
+			"type": "object",
+			"required": ["email"],
+			"properties": {"email": {"type": "string", "format": "email"}}
+		},
+		"item": {
+			"type": "object",
+			"required": ["sku", "qty"],
+			"properties": {
+				"sku": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$"},
+				"qty": {"type": "integer", "minimum": 1, "maximum": 100},
+				"price": {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01}
+			}
+		}
+	}
+}');
+
+-- Valid, then each kind of mistake.
+SELECT apikit.json_validate(schema, '{"id": "8f1c6b1e-2f1a-4b7c-9d2e-0a1b2c3d4e5f",
+		"customer": {"email": "a@example.com"},
+		"items": [{"sku": "ABC-1234", "qty": 2, "price": 9.99}]}') AS valid
+  FROM schemas WHERE name = 'order';
+SELECT jsonb_pretty(apikit.json_validation_errors(schema, '{"id": "not-a-uuid",
+		"customer": {"email": "nobody"},
+		"items": [{"sku": "abc", "qty": 0, "price": 1.005}, {"qty": 2.5}],
+		"note": "far too long a note", "extra": true}'))
+  FROM schemas WHERE name = 'order';
+-- Valid gives an empty array.
+SELECT apikit.json_validation_errors('{"type": "integer"}', '3');
+-- Keys with "/" and "~" are escaped in both locations (RFC 6901).
+SELECT apikit.json_validation_errors('{"properties": {"a/b~c": {"type": "string"}}}', '{"a/b~c": 1}');
+
+-- Scalars, numbers compared as numbers, integers with a zero fraction.
+SELECT apikit.json_validate('{"type": "integer"}', '1.0') AS one_point_zero_is_integer,
+	   apikit.json_validate('{"type": "integer"}', '1.5') AS one_point_five,
+	   apikit.json_validate('{"const": 1}', '1.00') AS const_numeric_equality,
+	   apikit.json_validate('{"enum": [[1, {"a": 2}]]}', '[1.0, {"a": 2.0}]') AS enum_deep_equality,
+	   apikit.json_validate('{"multipleOf": 0.0001}', '0.0075') AS decimal_multiple,
+	   apikit.json_validate('{"multipleOf": 0.01}', '0.075') AS not_a_multiple,
+	   apikit.json_validate('{"maximum": 18446744073709551615}', '18446744073709551616') AS bignum,
+	   apikit.json_validate('{"type": "integer"}', '1e308') AS huge_integer,
+	   apikit.json_validate('{"minLength": 2, "maxLength": 2}', '"ÿ€"') AS length_in_characters;
+
+-- Combinators: every branch's errors when none matches; none when one does.
+SELECT apikit.json_validation_errors('{"anyOf": [{"type": "string"}, {"minimum": 10}]}', '5');
+SELECT apikit.json_validation_errors('{"anyOf": [{"type": "string"}, {"minimum": 10}]}', '15');
+SELECT apikit.json_validation_errors('{"oneOf": [{"minimum": 1}, {"maximum": 10}]}', '5');
+SELECT apikit.json_validation_errors('{"not": {"type": "null"}}', 'null');
+SELECT apikit.json_validation_errors('{"if": {"minimum": 10}, "then": {"multipleOf": 2}, "else": {"const": 0}}', '11');
+SELECT apikit.json_validation_errors('{"uniqueItems": true}', '[1, 2, 1.0]');
+SELECT apikit.json_validation_errors('{"contains": {"type": "string"}, "minContains": 2}', '["a", 1]');
+SELECT apikit.json_validation_errors('{"dependentRequired": {"card": ["cvc"]}}', '{"card": "4111"}');
+SELECT apikit.json_validation_errors('{"properties": {"a": true}, "unevaluatedProperties": false}', '{"a": 1, "b": 2}');
+SELECT apikit.json_validation_errors('{"prefixItems": [{"type": "string"}], "items": false}', '["a", 2]');
+SELECT apikit.json_validation_errors('{"propertyNames": {"maxLength": 3}}', '{"long name": 1}');
+SELECT apikit.json_validation_errors('false', '1');
+
+-- In a CHECK constraint: the schema is compiled once per backend.
+CREATE TABLE public.orders (
+	body jsonb NOT NULL CHECK (apikit.json_validate('{"type": "object", "required": ["qty"],
+		"properties": {"qty": {"type": "integer", "minimum": 1}}}', body))
+);
+INSERT INTO orders VALUES ('{"qty": 3}');
+INSERT INTO orders VALUES ('{"qty": 0}');
+INSERT INTO orders SELECT jsonb_build_object('qty', g) FROM generate_series(1, 1000) g;
+SELECT count(*) FROM orders;
+
+-- json_assert_valid: SQLSTATE 22023 with the errors in the detail.
+\set VERBOSITY verbose
+SELECT apikit.json_assert_valid('{"required": ["a"]}', '{}');
+\set VERBOSITY default
+SELECT apikit.json_assert_valid('{"required": ["a"]}', '{"a": 1}') AS passes_silently;
+
+-- The PostgREST form: what PostgREST parses out of the error.  Its
+-- MESSAGE must be an object with string code, message, details and hint;
+-- its DETAIL an object with an integer status and an object of headers.
+SET apikit.json_errors_as_http = on;
+DO $$
+DECLARE
+	state text;
+	msg text;
+	det text;
+BEGIN
+	PERFORM apikit.json_assert_valid('{"properties": {"qty": {"minimum": 1}}}', '{"qty": 0}');
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+	RAISE NOTICE 'sqlstate %', state;
+	RAISE NOTICE 'body code %, message %', msg::jsonb->>'code', msg::jsonb->>'message';
+	RAISE NOTICE 'body details (the errors) %', (msg::jsonb->>'details')::jsonb;
+	RAISE NOTICE 'body hint %', msg::jsonb->>'hint';
+	RAISE NOTICE 'all strings: %', (SELECT bool_and(jsonb_typeof(v) = 'string') FROM jsonb_each(msg::jsonb) AS e(k, v));
+	RAISE NOTICE 'status % (%), headers %', det::jsonb->'status', jsonb_typeof(det::jsonb->'status'), det::jsonb->'headers';
+END $$;
+RESET apikit.json_errors_as_http;
+
+-- json_schema_is_valid: against the meta-schema of the schema's draft.
+SELECT apikit.json_schema_is_valid('{"type": "object", "properties": {"a": {"minLength": 1}}}') AS ok,
+	   apikit.json_schema_is_valid('{"type": "objekt"}') AS bad_type,
+	   apikit.json_schema_is_valid('{"minLength": -1}') AS negative_length,
+	   apikit.json_schema_is_valid('{"pattern": "(?i)abc"}') AS not_ecma_regex,
+	   apikit.json_schema_is_valid('{"$schema": "http://json-schema.org/draft-07/schema#", "items": [{"type": "string"}]}') AS draft7_items_array,
+	   apikit.json_schema_is_valid('{"items": [{"type": "string"}]}') AS items_array_in_2020,
+	   apikit.json_schema_is_valid('true') AS boolean_schema;
+SELECT apikit.json_schema_is_valid('{"$schema": "https://example.com/unknown"}');
+
+-- The registry: $ref by URI, json_validate_uri, and changes seen at once.
+INSERT INTO apikit.json_schemas VALUES
+	('https://example.com/schemas/sku', '{"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$"}'),
+	('https://example.com/schemas/line', '{"type": "object", "properties": {"sku": {"$ref": "sku"}}}');
+SELECT apikit.json_validate('{"$ref": "https://example.com/schemas/line"}', '{"sku": "ABC-1234"}') AS relative_ref_in_registered,
+	   apikit.json_validate('{"$ref": "https://example.com/schemas/line"}', '{"sku": "abc"}') AS bad_sku,
+	   apikit.json_validate_uri('https://example.com/schemas/sku', '"XYZ-0001"') AS by_uri;
+UPDATE apikit.json_schemas SET schema = '{"type": "string"}' WHERE uri = 'https://example.com/schemas/sku';
+SELECT apikit.json_validate('{"$ref": "https://example.com/schemas/line"}', '{"sku": "abc"}') AS after_update,
+	   apikit.json_validate_uri('https://example.com/schemas/sku', '"abc"') AS by_uri_after_update;
+DELETE FROM apikit.json_schemas WHERE uri = 'https://example.com/schemas/sku';
+SELECT apikit.json_validate('{"$ref": "https://example.com/schemas/line"}', '{"sku": "abc"}');
+SELECT apikit.json_validate_uri('https://example.com/schemas/nothing', '1');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/s#frag', '{}');
+-- Meta-schemas are built in: no network, no registry.
+SELECT apikit.json_validate('{"$ref": "https://json-schema.org/draft/2020-12/schema"}', '{"type": 5}') AS meta_by_ref;
+
+-- Settings.
+SET apikit.json_default_draft = '7';
+-- draft 7: "$ref" overrides its siblings, and an "items" array is a tuple
+SELECT apikit.json_validate('{"$ref": "#/definitions/s", "maximum": 1, "definitions": {"s": {"type": "integer"}}}', '5') AS ref_siblings_ignored,
+	   apikit.json_validate('{"items": [{"type": "string"}], "additionalItems": false}', '["a", "b"]') AS tuple;
+SET apikit.json_default_draft = '2020-12';
+SELECT apikit.json_validate('{"$ref": "#/$defs/s", "maximum": 1, "$defs": {"s": {"type": "integer"}}}', '5') AS ref_siblings_apply;
+SET apikit.json_default_draft = '2019-09';
+SET apikit.json_format_assertion = off;
+SELECT apikit.json_validate('{"format": "email"}', '"nobody"') AS format_annotation_only;
+RESET apikit.json_format_assertion;
+SELECT apikit.json_validate('{"format": "email"}', '"nobody"') AS format_asserted,
+	   apikit.json_validate('{"format": "made-up"}', '"x"') AS unknown_format_ignored;
+
+-- Bad schemas: a clear error naming where the problem is.
+SELECT apikit.json_validate('5', '1');
+SELECT apikit.json_validate('{"type": "strin"}', '1');
+SELECT apikit.json_validate('{"properties": {"a": {"minLength": -1}}}', '{}');
+SELECT apikit.json_validate('{"properties": {"a": 5}}', '{}');
+SELECT apikit.json_validate('{"required": "a"}', '{}');
+SELECT apikit.json_validate('{"multipleOf": 0}', '1');
+SELECT apikit.json_validate('{"pattern": "("}', '"x"');
+SELECT apikit.json_validate('{"pattern": "(?i)x"}', '"x"');
+SELECT apikit.json_validate('{"$ref": "#/$defs/missing"}', '1');
+SELECT apikit.json_validate('{"$id": "https://example.com/a#frag"}', '1');
+-- A $ref cycle that never moves into the instance is stopped, and said.
+SELECT apikit.json_validate('{"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}}', '1');
+SELECT apikit.json_validate('{"$defs": {"b": {"anyOf": [{"type": "boolean"}, {"$ref": "#/$defs/b"}]}}, "$ref": "#/$defs/b"}', '1');
+-- Recursion through the instance is no cycle.
+SELECT apikit.json_validate('{"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}}}, "$ref": "#/$defs/t"}', '[[], [[]]]') AS nested_arrays;
+-- A recursive schema over a deep instance: fine, and bounded by the stack.
+SELECT apikit.json_validate('{"type": "array", "items": {"$ref": "#"}}', (repeat('[', 1000) || repeat(']', 1000))::jsonb) AS deep_1000;
+SELECT apikit.json_validate('{"type": "array", "items": {"$ref": "#"}}', (repeat('[', 5000) || repeat(']', 5000))::jsonb);
+-- Large instances: uniqueItems over 100,000 items hashes instead of
+-- comparing pairs.
+SELECT apikit.json_validate('{"uniqueItems": true}', (SELECT jsonb_agg(g) FROM generate_series(1, 100000) g)) AS unique_100k,
+	   apikit.json_validate('{"uniqueItems": true}', (SELECT jsonb_agg(g % 99999) FROM generate_series(1, 100000) g)) AS duplicate_100k;
+SELECT apikit.json_validation_errors('{"items": {"type": "integer"}}',
+	(SELECT jsonb_agg(CASE WHEN g = 77777 THEN to_jsonb('x'::text) ELSE to_jsonb(g) END) FROM generate_series(1, 100000) g));
+
+-- The per-backend cache holds 128 schemas; more than that still works.
+SELECT count(*) FILTER (WHERE apikit.json_validate(jsonb_build_object('maximum', g), to_jsonb(g))) AS valid_of_300
+  FROM generate_series(1, 300) g;
+-- NULL in, NULL out (STRICT): a CHECK passes a NULL column, as SQL does.
+SELECT apikit.json_validate(NULL, '1') IS NULL AS null_schema, apikit.json_validate('{}', NULL) IS NULL AS null_instance;
+
+-- Privileges: anyone may validate and read the registry; only its owner
+-- (or whom it grants) may change it.
+CREATE ROLE regress_json_user;
+SET ROLE regress_json_user;
+SELECT apikit.json_validate('{"$ref": "https://example.com/schemas/line"}', '{"sku": 1}') AS unregistered_ref;
+SELECT count(*) >= 0 AS can_read_registry FROM apikit.json_schemas;
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/evil', '{}');
+RESET ROLE;
+DROP ROLE regress_json_user;
+
+DELETE FROM apikit.json_schemas;
+DROP TABLE orders, schemas;
