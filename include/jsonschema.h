@@ -68,7 +68,6 @@ extern void jv_iter_keys(JvIter *it, const JV *obj);
 extern void jv_iter_object_values(JvIter *it, const JV *obj);
 extern void jv_iter_next(JvIter *it, JV *out);
 extern bool jv_object_find(const JV *obj, const char *key, int len, JV *out);
-extern int	jv_key_cmp(const char *a, int alen, const char *b, int blen);
 extern bool jv_equal(const JV *a, const JV *b);
 extern JsDec jv_decimal(Numeric n);
 extern int	jv_num_cmp(Numeric a, const JsDec *ad, Numeric b, const JsDec *bd);
@@ -76,6 +75,21 @@ extern bool jv_num_is_integer(Numeric n, const JsDec *d);
 extern bool jv_num_multiple_of(Numeric n, const JsDec *nd, Numeric m, const JsDec *md);
 extern const char *jv_type_name(JvType t);
 extern char *jv_to_text(const JV *v, int maxlen);
+
+/*
+ * jsonb's key order: shorter first, then bytes.  Inline and byte-wise:
+ * keys are short, and the merges of eval_object compare many.
+ */
+static inline int
+jv_key_cmp(const char *a, int alen, const char *b, int blen)
+{
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	for (int i = 0; i < alen; i++)
+		if (a[i] != b[i])
+			return (unsigned char) a[i] < (unsigned char) b[i] ? -1 : 1;
+	return 0;
+}
 
 /* ---- compiled schemas (jsonschema_compile.c) ---- */
 
@@ -127,6 +141,7 @@ typedef struct JsPattern
 {
 	char	   *source;
 	regex_t		re;
+	struct JsSimplePattern *simple; /* matched without the engine, if set */
 } JsPattern;
 
 typedef struct JsPatternNode
@@ -182,7 +197,8 @@ struct JsNode
 	JsonSchemaFormat format;
 	const char *format_name;
 
-	JV			required;		/* array of strings, or JV_NULL */
+	JsNamedNode *required;		/* names (node unused), in jsonb key order */
+	int			nrequired;
 	JsNamedList *dep_required;
 	int			ndep_required;
 	const char *dep_required_kw;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum JsRegexResult
 {
@@ -30,3 +31,42 @@ extern JsRegexResult jsonschema_regex_translate(const char *src, size_t len,
 												bool *unicode);
 
 #endif							/* APIKIT_JSONSCHEMA_REGEX_H */
+
+/*
+ * The patterns most schemas use (anchored runs of ASCII classes with
+ * counts: "^[A-Z]{3}-[0-9]{4,6}$") matched without a regex engine: a
+ * Thompson simulation over at most JS_SIMPLE_MAX_STATES states, linear in
+ * the input, no allocation.
+ */
+#define JS_SIMPLE_MAX_STATES 192
+
+typedef struct JsSimplePattern
+{
+	int			nstates;
+	bool		anchored_start;
+	bool		anchored_end;
+	struct
+	{
+		unsigned char cls[16];	/* ASCII bitmap: which characters match */
+		bool		optional;	/* may be skipped */
+		bool		loop;		/* may repeat */
+	}			states[JS_SIMPLE_MAX_STATES];
+
+	/*
+	 * Up to 63 states (almost every pattern), one word per state set:
+	 * charmask[c] holds the states whose class has c, follow[j] the states
+	 * after consuming a character in state j, closures included.
+	 */
+	bool		small;
+	uint64_t	start;
+	uint64_t	charmask[128];
+	uint64_t	follow[64];
+} JsSimplePattern;
+
+/* Whether src[0..len) has this simple form; if so, compiled into *p. */
+extern bool jsonschema_simple_compile(const char *src, size_t len,
+									  JsSimplePattern *p);
+
+/* Whether the pattern matches somewhere in the UTF-8 string s[0..len). */
+extern bool jsonschema_simple_match(const JsSimplePattern *p, const char *s,
+									size_t len);

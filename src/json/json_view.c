@@ -175,15 +175,6 @@ jv_iter_next(JvIter *it, JV *out)
 	it->i++;
 }
 
-/* jsonb's key order: shorter first, then bytes. */
-int
-jv_key_cmp(const char *a, int alen, const char *b, int blen)
-{
-	if (alen != blen)
-		return alen < blen ? -1 : 1;
-	return memcmp(a, b, alen);
-}
-
 bool
 jv_object_find(const JV *obj, const char *key, int len, JV *out)
 {

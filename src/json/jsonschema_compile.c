@@ -698,7 +698,6 @@ node_for(Compiler *c, Loc *loc)
 	n->min_properties = n->max_properties = n->max_contains = -1;
 	n->min_contains = 1;
 	n->format = JSF_UNKNOWN;
-	n->required.type = JV_NULL;
 	loc->node = n;
 	if (n->boolean < 0)
 		c->pending = lappend(c->pending, loc);
@@ -781,6 +780,16 @@ compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, in
 			are[len] = '\0';
 			unicode = false;
 			break;
+	}
+	/* the common patterns skip the engine at match time */
+	if (GetDatabaseEncoding() == PG_UTF8)
+	{
+		JsSimplePattern *simple = palloc(sizeof(JsSimplePattern));
+
+		if (jsonschema_simple_compile(src, len, simple))
+			p->simple = simple;
+		else
+			pfree(simple);
 	}
 	arelen = strlen(are);
 	w = palloc((arelen + 1) * sizeof(pg_wchar));
@@ -1107,8 +1116,28 @@ compile_node(Compiler *c, Loc *loc)
 		}
 		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "required"))
 		{
+			JvIter		it;
+
 			check_string_array(loc, "required", &v);
-			n->required = v;
+			/* sorted like an object's keys, to be merged with them */
+			n->required = palloc(sizeof(JsNamedNode) * Max(jv_count(&v), 1));
+			jv_iter_values(&it, &v);
+			while (it.i < it.end)
+			{
+				JV			name;
+				bool		dup = false;
+
+				jv_iter_next(&it, &name);
+				for (int i = 0; i < n->nrequired; i++)
+					dup |= jv_key_cmp(n->required[i].name, n->required[i].len, name.str, name.len) == 0;
+				if (dup)
+					continue;
+				n->required[n->nrequired].name = name.str;
+				n->required[n->nrequired].len = name.len;
+				n->required[n->nrequired].node = NULL;
+				n->nrequired++;
+			}
+			qsort(n->required, n->nrequired, sizeof(JsNamedNode), named_cmp);
 		}
 		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "dependentRequired") && !draft7)
 		{

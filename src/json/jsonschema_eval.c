@@ -289,6 +289,8 @@ regex_matches(Eval *ev, JsPattern *p, const char *s, int len)
 	int			wlen;
 	int			rc;
 
+	if (p->simple)
+		return jsonschema_simple_match(p->simple, s, len);
 	if (ev->wbuflen < len + 1)
 	{
 		ev->wbuflen = Max(len + 1, 256);
@@ -735,26 +737,6 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		if (!ev->collect)
 			return false;
 	}
-	if (n->required.type == JV_ARRAY)
-	{
-		JvIter		it;
-
-		jv_iter_values(&it, &n->required);
-		while (it.i < it.end)
-		{
-			JV			name,
-						found;
-
-			jv_iter_next(&it, &name);
-			if (!jv_object_find(inst, name.str, name.len, &found))
-			{
-				ok = false;
-				report(ev, "required", "the required property \"%.*s\" is missing", name.len, name.str);
-				if (!ev->collect)
-					return false;
-			}
-		}
-	}
 	for (int d = 0; d < n->ndep_required; d++)
 	{
 		JsNamedList *dep = &n->dep_required[d];
@@ -786,12 +768,20 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		}
 	}
 
-	if (n->properties || n->pattern_properties || n->additional_properties)
+	/*
+	 * One pass over the instance's keys serves "required" and the
+	 * properties keywords: schema names and instance keys are both in
+	 * jsonb key order, so each is a merge.
+	 */
+	if (n->properties || n->pattern_properties || n->additional_properties ||
+		n->nrequired > 0)
 	{
 		JvIter		keys,
 					vals;
 		int			p = 0;
+		int			r = 0;
 		int			i = 0;
+		bool		members = n->properties || n->pattern_properties || n->additional_properties;
 
 		jv_iter_keys(&keys, inst);
 		jv_iter_object_values(&vals, inst);
@@ -803,9 +793,29 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 
 			CHECK_FOR_INTERRUPTS();
 			jv_iter_next(&keys, &k);
+
+			while (r < n->nrequired &&
+				   jv_key_cmp(n->required[r].name, n->required[r].len, k.str, k.len) <= 0)
+			{
+				if (jv_key_cmp(n->required[r].name, n->required[r].len, k.str, k.len) < 0)
+				{
+					ok = false;
+					report(ev, "required", "the required property \"%.*s\" is missing",
+						   n->required[r].len, n->required[r].name);
+					if (!ev->collect)
+						return false;
+				}
+				r++;
+			}
+			if (!members)
+			{
+				if (r >= n->nrequired)
+					break;		/* nothing more to look for */
+				i++;
+				continue;
+			}
 			jv_iter_next(&vals, &v);
 
-			/* both sides are in jsonb key order: a merge */
 			while (p < n->nproperties &&
 				   jv_key_cmp(n->properties[p].name, n->properties[p].len, k.str, k.len) < 0)
 				p++;
@@ -866,6 +876,14 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 			if (matched)
 				annot_mark(ann, i);
 			i++;
+		}
+		for (; r < n->nrequired; r++)
+		{
+			ok = false;
+			report(ev, "required", "the required property \"%.*s\" is missing",
+				   n->required[r].len, n->required[r].name);
+			if (!ev->collect)
+				return false;
 		}
 	}
 

@@ -9,6 +9,7 @@
  * \uXXXX, lookahead and lookbehind.  What differs is rewritten here, in one
  * pass that tracks only whether it is inside a bracket expression.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -214,4 +215,343 @@ jsonschema_regex_translate(const char *src, size_t len, char *out,
 		}
 	}
 	return o.overflow ? JS_REGEX_UNSUPPORTED : JS_REGEX_OK;
+}
+
+/* ---- simple patterns ---- */
+
+typedef struct SimpleAtom
+{
+	unsigned char cls[16];
+	int			min;
+	int			max;			/* -1: unbounded */
+} SimpleAtom;
+
+static void
+cls_add(unsigned char *cls, unsigned char c)
+{
+	cls[c >> 3] |= (unsigned char) (1 << (c & 7));
+}
+
+static void
+cls_add_range(unsigned char *cls, unsigned char lo, unsigned char hi)
+{
+	for (int c = lo; c <= hi; c++)
+		cls_add(cls, (unsigned char) c);
+}
+
+/*
+ * One escape inside or outside brackets: \d, \w, or a punctuation
+ * character taken literally.  Anything else (\s is Unicode, \b is an
+ * assertion, \1 a back-reference...) is not simple.
+ */
+static bool
+simple_escape(char e, unsigned char *cls)
+{
+	if (e == 'd')
+		cls_add_range(cls, '0', '9');
+	else if (e == 'w')
+	{
+		cls_add_range(cls, '0', '9');
+		cls_add_range(cls, 'A', 'Z');
+		cls_add_range(cls, 'a', 'z');
+		cls_add(cls, '_');
+	}
+	else if (strchr("\\/.-+*?()[]{}|^$", e) != NULL && e != '\0')
+		cls_add(cls, (unsigned char) e);
+	else
+		return false;
+	return true;
+}
+
+static bool
+parse_count(const char *s, size_t len, size_t *i, int *value)
+{
+	int			v = 0;
+	size_t		start = *i;
+
+	while (*i < len && s[*i] >= '0' && s[*i] <= '9')
+	{
+		v = v * 10 + (s[*i] - '0');
+		if (v > JS_SIMPLE_MAX_STATES)
+			return false;
+		(*i)++;
+	}
+	*value = v;
+	return *i > start;
+}
+
+/* State i and every state reachable from it by skipping optional ones. */
+static uint64_t
+closure_word(const JsSimplePattern *p, int i)
+{
+	uint64_t	m = UINT64_C(1) << i;
+
+	while (i < p->nstates && p->states[i].optional)
+		m |= UINT64_C(1) << ++i;
+	return m;
+}
+
+static void
+simple_precompute(JsSimplePattern *p)
+{
+	p->small = true;
+	p->start = closure_word(p, 0);
+	for (int c = 0; c < 128; c++)
+	{
+		p->charmask[c] = 0;
+		for (int j = 0; j < p->nstates; j++)
+			if (p->states[j].cls[c >> 3] & (1 << (c & 7)))
+				p->charmask[c] |= UINT64_C(1) << j;
+	}
+	for (int j = 0; j < p->nstates; j++)
+		p->follow[j] = closure_word(p, j + 1) | (p->states[j].loop ? closure_word(p, j) : 0);
+}
+
+/* The one-word simulation of jsonschema_simple_match. */
+static bool
+simple_match_small(const JsSimplePattern *p, const char *s, size_t len)
+{
+	uint64_t	accept = UINT64_C(1) << p->nstates;
+	uint64_t	cur = p->start;
+
+	for (size_t i = 0;; i++)
+	{
+		unsigned char c;
+		uint64_t	hit,
+					next = 0;
+
+		if ((cur & accept) && (!p->anchored_end || i >= len))
+			return true;
+		if (i >= len)
+			return false;
+		c = (unsigned char) s[i];
+		if (c >= 0x80)
+		{
+			/* one non-ASCII character: no simple class holds it */
+			while (i + 1 < len && ((unsigned char) s[i + 1] & 0xC0) == 0x80)
+				i++;
+			hit = 0;
+		}
+		else
+			hit = cur & p->charmask[c];
+		while (hit)
+		{
+			next |= p->follow[__builtin_ctzll(hit)];
+			hit &= hit - 1;
+		}
+		if (!p->anchored_start)
+			next |= p->start;
+		else if (next == 0)
+			return false;
+		cur = next;
+	}
+}
+
+bool
+jsonschema_simple_compile(const char *src, size_t len, JsSimplePattern *p)
+{
+	size_t		i = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (i < len && src[i] == '^')
+	{
+		p->anchored_start = true;
+		i++;
+	}
+	while (i < len)
+	{
+		SimpleAtom	a;
+		char		c = src[i];
+
+		memset(&a, 0, sizeof(a));
+		if (c == '$' && i == len - 1)
+		{
+			p->anchored_end = true;
+			break;
+		}
+		if (c == '\\')
+		{
+			if (i + 1 >= len || !simple_escape(src[i + 1], a.cls))
+				return false;
+			i += 2;
+		}
+		else if (c == '[')
+		{
+			i++;
+			if (i < len && (src[i] == '^' || src[i] == ']'))
+				return false;	/* negation reaches non-ASCII; [] is odd */
+			while (i < len && src[i] != ']')
+			{
+				unsigned char lo;
+
+				if (src[i] == '\\')
+				{
+					if (i + 1 >= len || !simple_escape(src[i + 1], a.cls))
+						return false;
+					i += 2;
+					continue;
+				}
+				if (src[i] == '[' || (unsigned char) src[i] >= 0x80)
+					return false;	/* [:alpha:] and friends, non-ASCII */
+				lo = (unsigned char) src[i];
+				if (i + 2 < len && src[i + 1] == '-' && src[i + 2] != ']')
+				{
+					unsigned char hi = (unsigned char) src[i + 2];
+
+					if (hi == '\\' || hi >= 0x80 || hi < lo)
+						return false;
+					cls_add_range(a.cls, lo, hi);
+					i += 3;
+				}
+				else
+				{
+					cls_add(a.cls, lo);
+					i++;
+				}
+			}
+			if (i >= len)
+				return false;
+			i++;				/* the ']' */
+		}
+		else if (strchr(".()|*+?{}^$]", c) != NULL || (unsigned char) c >= 0x80)
+			return false;		/* groups, alternation, '.', non-ASCII... */
+		else
+		{
+			cls_add(a.cls, (unsigned char) c);
+			i++;
+		}
+
+		/* a quantifier, greedy or lazy (the same for "does it match") */
+		a.min = a.max = 1;
+		if (i < len)
+		{
+			if (src[i] == '*' || src[i] == '+' || src[i] == '?')
+			{
+				a.min = src[i] == '+' ? 1 : 0;
+				a.max = src[i] == '?' ? 1 : -1;
+				i++;
+			}
+			else if (src[i] == '{')
+			{
+				i++;
+				if (!parse_count(src, len, &i, &a.min))
+					return false;
+				a.max = a.min;
+				if (i < len && src[i] == ',')
+				{
+					i++;
+					a.max = -1;
+					if (i < len && src[i] != '}' && !parse_count(src, len, &i, &a.max))
+						return false;
+				}
+				if (i >= len || src[i] != '}' || (a.max >= 0 && a.max < a.min))
+					return false;
+				i++;
+			}
+			if (i < len && src[i] == '?')
+				i++;
+			if (i < len && (src[i] == '*' || src[i] == '+' || src[i] == '{'))
+				return false;	/* stacked quantifiers */
+		}
+
+		/* expand: min mandatory copies, then optional ones or one loop */
+		{
+			int			copies = a.max < 0 ? (a.min > 0 ? a.min : 1) : a.max;
+
+			if (p->nstates + copies > JS_SIMPLE_MAX_STATES)
+				return false;
+			for (int k = 0; k < copies; k++)
+			{
+				memcpy(p->states[p->nstates].cls, a.cls, sizeof(a.cls));
+				p->states[p->nstates].optional = k >= a.min;
+				p->states[p->nstates].loop = a.max < 0 && k == copies - 1;
+				p->nstates++;
+			}
+		}
+	}
+	if (p->nstates < 64)
+		simple_precompute(p);
+	return true;
+}
+
+typedef struct StateSet
+{
+	uint64_t	w[(JS_SIMPLE_MAX_STATES + 1 + 63) / 64];
+} StateSet;
+
+static inline void
+set_add(StateSet *s, int i)
+{
+	s->w[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+/* Add state i and every state reachable by skipping optional ones. */
+static inline void
+add_closure(const JsSimplePattern *p, StateSet *s, int i)
+{
+	set_add(s, i);
+	while (i < p->nstates && p->states[i].optional)
+		set_add(s, ++i);
+}
+
+static inline bool
+set_has(const StateSet *s, int i)
+{
+	return (s->w[i / 64] >> (i % 64)) & 1;
+}
+
+bool
+jsonschema_simple_match(const JsSimplePattern *p, const char *s, size_t len)
+{
+	StateSet	cur,
+				next;
+	int			accept = p->nstates;
+	int			words = (p->nstates + 1 + 63) / 64;
+
+	if (p->small)
+		return simple_match_small(p, s, len);
+	memset(&cur, 0, sizeof(cur));
+	add_closure(p, &cur, 0);
+	for (size_t i = 0;; i++)
+	{
+		unsigned char c;
+		bool		any = false;
+
+		if (set_has(&cur, accept) && (!p->anchored_end || i >= len))
+			return true;
+		if (i >= len)
+			return false;
+		c = (unsigned char) s[i];
+		if (c >= 0x80)
+		{
+			/* one non-ASCII character: no simple class holds it */
+			while (i + 1 < len && ((unsigned char) s[i + 1] & 0xC0) == 0x80)
+				i++;
+		}
+		memset(&next, 0, sizeof(next));
+		for (int w = 0; w < words; w++)
+		{
+			uint64_t	bits = cur.w[w];
+
+			while (bits)
+			{
+				int			j = w * 64 + __builtin_ctzll(bits);
+
+				bits &= bits - 1;
+				if (j >= accept || c >= 0x80 ||
+					!(p->states[j].cls[c >> 3] & (1 << (c & 7))))
+					continue;
+				if (p->states[j].loop)
+					add_closure(p, &next, j);
+				add_closure(p, &next, j + 1);
+				any = true;
+			}
+		}
+		/* unanchored: a match may also start at the next character */
+		if (!p->anchored_start)
+			add_closure(p, &next, 0);
+		else if (!any)
+			return false;
+		cur = next;
+	}
 }

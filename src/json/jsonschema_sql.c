@@ -24,6 +24,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -62,6 +63,7 @@ typedef struct CallSite
 	int			draft;
 	JsSchema   *schema;
 	char	   *uri;			/* json_validate_uri: the URI it was for */
+	bool		schema_const;	/* the schema argument is a constant */
 	MemoryContext eval_cxt;		/* reset at every call */
 } CallSite;
 
@@ -232,6 +234,23 @@ cache_get(Jsonb *schema, const char *uri)
 	return s;
 }
 
+/*
+ * Whether argument argnum of this call is a literal.  (Not
+ * get_fn_expr_arg_stable(): it also trusts external Params, and PL/pgSQL
+ * reuses one expression state for many values of its variables.)
+ */
+static bool
+arg_is_const(FmgrInfo *flinfo, int argnum)
+{
+	Node	   *expr = flinfo->fn_expr;
+	List	   *args;
+
+	if (expr == NULL || !IsA(expr, FuncExpr))
+		return false;
+	args = ((FuncExpr *) expr)->args;
+	return argnum < list_length(args) && IsA(list_nth(args, argnum), Const);
+}
+
 static CallSite *
 call_site(FunctionCallInfo fcinfo)
 {
@@ -243,6 +262,7 @@ call_site(FunctionCallInfo fcinfo)
 		site->eval_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
 											   "apikit JSON schema evaluation",
 											   ALLOCSET_DEFAULT_SIZES);
+		site->schema_const = arg_is_const(fcinfo->flinfo, 0);
 		fcinfo->flinfo->fn_extra = site;
 	}
 	else
@@ -256,10 +276,12 @@ schema_for(CallSite *site, Jsonb *schema)
 {
 	JsSchema   *s = site->schema;
 
+	/* a literal schema (a CHECK constraint's) need not be compared */
 	if (s && site->generation == cache_generation &&
 		site->draft == apikit_json_default_draft &&
-		VARSIZE(s->source) == VARSIZE(schema) &&
-		memcmp(s->source, schema, VARSIZE(schema)) == 0)
+		(site->schema_const ||
+		 (VARSIZE(s->source) == VARSIZE(schema) &&
+		  memcmp(s->source, schema, VARSIZE(schema)) == 0)))
 		return s;
 	s = cache_get(schema, NULL);
 	site->schema = s;

@@ -87,6 +87,73 @@ test_not_ecma(void)
 	}
 }
 
+static int
+simple(const char *pattern, const char *input)
+{
+	static JsSimplePattern p;
+
+	if (!jsonschema_simple_compile(pattern, strlen(pattern), &p))
+		return -1;
+	return jsonschema_simple_match(&p, input, strlen(input)) ? 1 : 0;
+}
+
+static void
+test_simple_patterns(void)
+{
+	/* the order schema's patterns */
+	CHECK_EQ(simple("^[A-Z]{3}-[0-9]{6,10}$", "ABC-123456"), 1);
+	CHECK_EQ(simple("^[A-Z]{3}-[0-9]{6,10}$", "ABC-12345"), 0);
+	CHECK_EQ(simple("^[A-Z]{3}-[0-9]{6,10}$", "ABC-12345678901"), 0);
+	CHECK_EQ(simple("^\\+[1-9][0-9]{7,14}$", "+4915112345678"), 1);
+	CHECK_EQ(simple("^\\+[1-9][0-9]{7,14}$", "+0915112345678"), 0);
+	CHECK_EQ(simple("^[A-Za-z0-9 -]{3,10}$", "SW1A 1AA"), 1);
+	CHECK_EQ(simple("^[A-Za-z0-9 -]{3,10}$", "SW"), 0);
+	CHECK_EQ(simple("^[A-Z]{2}$", "DE"), 1);
+	CHECK_EQ(simple("^[A-Z]{2}$", "DEU"), 0);
+	/* unanchored: a match anywhere */
+	CHECK_EQ(simple("a+b", "xxaaab"), 1);
+	CHECK_EQ(simple("a+b", "xxaaa"), 0);
+	CHECK_EQ(simple("^a", "ba"), 0);
+	CHECK_EQ(simple("a$", "ab"), 0);
+	CHECK_EQ(simple("a$", "ba"), 1);
+	CHECK_EQ(simple("", "anything"), 1);
+	/* optional, repeated and lazy forms */
+	CHECK_EQ(simple("^ab?c*d{0,2}e{2,}$", "aee"), 1);
+	CHECK_EQ(simple("^ab?c*d{0,2}e{2,}$", "abcccddeee"), 1);
+	CHECK_EQ(simple("^ab?c*d{0,2}e{2,}$", "abdddee"), 0);
+	CHECK_EQ(simple("^a+?$", "aaa"), 1);
+	CHECK_EQ(simple("^\\d\\w\\.$", "1_."), 1);
+	CHECK_EQ(simple("^\\d\\w\\.$", "1_x"), 0);
+	/* a non-ASCII character is one character, in no ASCII class */
+	CHECK_EQ(simple("^[a-z]{2}$", "a\xc3\xa9"), 0);
+	CHECK_EQ(simple("^x[a-z]?y", "x\xc3\xa9" "y"), 0);
+	CHECK_EQ(simple("b", "\xc3\xa9" "b"), 1);
+	/* more than 63 states: the multi-word simulation */
+	{
+		char		a70[71],
+					a69[70];
+
+		memset(a70, 'a', 70);
+		a70[70] = '\0';
+		memset(a69, 'a', 69);
+		a69[69] = '\0';
+		CHECK_EQ(simple("^a{70}$", a70), 1);
+		CHECK_EQ(simple("^a{70}$", a69), 0);
+		CHECK_EQ(simple("^x?a{30,80}b*$", a70), 1);
+		CHECK_EQ(simple("a{70}", a69), 0);
+	}
+	/* not simple: left to the regex engine */
+	CHECK_EQ(simple("^(ab)+$", "ab"), -1);
+	CHECK_EQ(simple("a|b", "a"), -1);
+	CHECK_EQ(simple("^.$", "a"), -1);
+	CHECK_EQ(simple("[^a]", "b"), -1);
+	CHECK_EQ(simple("\\s", " "), -1);
+	CHECK_EQ(simple("a{2", "a"), -1);
+	CHECK_EQ(simple("a**", "a"), -1);
+	CHECK_EQ(simple("^a{1000}$", "a"), -1);
+	CHECK_EQ(simple("[[:alpha:]]", "a"), -1);
+}
+
 int
 main(void)
 {
@@ -95,5 +162,6 @@ main(void)
 	RUN(test_white_space);
 	RUN(test_groups_and_classes);
 	RUN(test_not_ecma);
+	RUN(test_simple_patterns);
 	UNIT_DONE("test_jsonschema_regex");
 }
