@@ -74,7 +74,7 @@ ifeq ($(shell psql -XAtqc "SELECT 1 WHERE current_setting('shared_preload_librar
 REGRESS = extension settings worker_status ratelimit audit jsonschema jsonschema_suite
 endif
 endif
-ISOLATION = extension_install ratelimit_concurrency audit_concurrency
+ISOLATION = extension_install ratelimit_concurrency audit_concurrency jsonschema_registry
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config

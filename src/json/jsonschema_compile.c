@@ -733,19 +733,19 @@ child(Compiler *c, Loc *parent, const JV *v, const char *kw, const char *name,
 }
 
 /*
- * A collation whose character classes know Unicode, for patterns with
- * Unicode property escapes: the builtin C.UTF-8 one (PostgreSQL 17 on),
- * else ICU's root locale, else the database's own.
+ * A collation whose character classes follow Unicode, for patterns with
+ * Unicode property escapes: the builtin PG_UNICODE_FAST (PostgreSQL 18 on),
+ * else ICU's root locale, else the builtin C.UTF-8 (17 on; its [[:digit:]]
+ * is ASCII only, as POSIX has it), else the database's own.
  */
 static Oid
 unicode_collation(void)
 {
+	static const char *const names[] = {"pg_unicode_fast", "und-x-icu", "pg_c_utf8"};
 	static Oid	collation = InvalidOid;
 
-	if (!OidIsValid(collation))
-		collation = get_collation_oid(list_make1(makeString("pg_c_utf8")), true);
-	if (!OidIsValid(collation))
-		collation = get_collation_oid(list_make1(makeString("und-x-icu")), true);
+	for (size_t i = 0; i < lengthof(names) && !OidIsValid(collation); i++)
+		collation = get_collation_oid(list_make1(makeString((char *) names[i])), true);
 	if (!OidIsValid(collation))
 		collation = DEFAULT_COLLATION_OID;
 	return collation;

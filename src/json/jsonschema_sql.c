@@ -38,6 +38,8 @@
 #include "jsonschema_metadata.h"
 
 #define JSON_CACHE_SIZE 128
+/* ... and at most this much memory, unless one schema alone needs more */
+#define JSON_CACHE_BYTES ((Size) 64 * 1024 * 1024)
 
 typedef struct CacheEntry
 {
@@ -45,11 +47,13 @@ typedef struct CacheEntry
 	int			draft;
 	char	   *uri;			/* NULL for an anonymous schema */
 	JsSchema   *schema;
+	Size		bytes;
 	uint64		last_used;
 } CacheEntry;
 
 static CacheEntry cache[JSON_CACHE_SIZE];
 static int	cache_count = 0;
+static Size cache_bytes = 0;
 static uint64 cache_clock = 0;
 /* Bumped whenever a compiled schema is freed: call sites recheck. */
 static uint64 cache_generation = 1;
@@ -151,6 +155,7 @@ jsonschema_registry_lookup(const char *uri)
 static void
 cache_drop(int i)
 {
+	cache_bytes -= cache[i].bytes;
 	jsonschema_free(cache[i].schema);
 	cache[i] = cache[--cache_count];
 	cache_generation++;
@@ -199,7 +204,8 @@ cache_get(Jsonb *schema, const char *uri)
 {
 	uint32		hash = hash_bytes((const unsigned char *) schema, VARSIZE(schema));
 	int			draft = apikit_json_default_draft;
-	int			victim = 0;
+	int			victim;
+	Size		bytes;
 	JsSchema   *s;
 
 	for (int i = 0; i < cache_count; i++)
@@ -218,13 +224,18 @@ cache_get(Jsonb *schema, const char *uri)
 	}
 
 	s = jsonschema_compile(schema, uri, draft, CacheMemoryContext);
-	if (cache_count == JSON_CACHE_SIZE)
+	bytes = MemoryContextMemAllocated(s->cxt, true);
+	while (cache_count > 0 &&
+		   (cache_count == JSON_CACHE_SIZE || cache_bytes + bytes > JSON_CACHE_BYTES))
 	{
+		victim = 0;
 		for (int i = 1; i < cache_count; i++)
 			if (cache[i].last_used < cache[victim].last_used)
 				victim = i;
 		cache_drop(victim);
 	}
+	cache_bytes += bytes;
+	cache[cache_count].bytes = bytes;
 	cache[cache_count].hash = hash;
 	cache[cache_count].draft = draft;
 	cache[cache_count].uri = uri ? MemoryContextStrdup(s->cxt, uri) : NULL;
