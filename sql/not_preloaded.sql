@@ -23,4 +23,13 @@ SHOW apikit.heartbeat_interval;
 SHOW apikit.database;
 SELECT count(*) AS schedulers FROM pg_stat_activity WHERE backend_type = 'apikit scheduler';
 
+-- JSON Schema validation needs no shared memory: it works without
+-- preload, its registry's invalidations included.
+SELECT apikit.json_validate('{"type": "integer"}', '1') AS valid,
+	   apikit.json_validation_errors('{"type": "integer"}', '"x"') AS errors;
+INSERT INTO apikit.json_schemas VALUES ('https://np.example/n', '{"maximum": 1}');
+SELECT apikit.json_validate('{"$ref": "https://np.example/n"}', '5') AS before_update;
+UPDATE apikit.json_schemas SET schema = '{"maximum": 10}';
+SELECT apikit.json_validate('{"$ref": "https://np.example/n"}', '5') AS after_update;
+
 DROP EXTENSION apikit;
