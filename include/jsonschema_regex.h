@@ -26,6 +26,13 @@ typedef enum JsRegexResult
  * become ECMA-262's white-space set, named groups become numbered ones, and
  * the empty classes [] and [^] become "nothing" and "anything".
  */
+/*
+ * The most a translation can grow per input byte: "\s" (2 bytes) becomes
+ * ECMA-262's white-space class (under 96).  Out buffers of
+ * len * JS_REGEX_GROWTH + 1 always suffice.
+ */
+#define JS_REGEX_GROWTH 48
+
 extern JsRegexResult jsonschema_regex_translate(const char *src, size_t len,
 												char *out, size_t out_size,
 												bool *unicode);

@@ -755,7 +755,7 @@ static JsPattern *
 compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, int len)
 {
 	JsPattern  *p = palloc0(sizeof(JsPattern));
-	char	   *are = palloc(len * 4 + 64);
+	char	   *are = palloc((Size) len * JS_REGEX_GROWTH + 1);
 	bool		unicode = false;
 	int			arelen;
 	pg_wchar   *w;
@@ -763,7 +763,7 @@ compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, in
 	int			rc;
 
 	p->source = pnstrdup(src, len);
-	switch (jsonschema_regex_translate(src, len, are, len * 4 + 64, &unicode))
+	switch (jsonschema_regex_translate(src, len, are, (Size) len * JS_REGEX_GROWTH + 1, &unicode))
 	{
 		case JS_REGEX_OK:
 			break;

@@ -317,14 +317,14 @@ regex_matches(Eval *ev, JsPattern *p, const char *s, int len)
 static bool
 valid_regex(const char *s, int len)
 {
-	char	   *are = palloc(len * 4 + 64);
+	char	   *are = palloc((Size) len * JS_REGEX_GROWTH + 1);
 	bool		unicode;
 	pg_wchar   *w;
 	int			wlen;
 	regex_t		re;
 	int			rc;
 
-	switch (jsonschema_regex_translate(s, len, are, len * 4 + 64, &unicode))
+	switch (jsonschema_regex_translate(s, len, are, (Size) len * JS_REGEX_GROWTH + 1, &unicode))
 	{
 		case JS_REGEX_NOT_ECMA:
 			return false;

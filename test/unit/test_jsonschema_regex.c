@@ -58,6 +58,13 @@ test_white_space(void)
 	CHECK(translates_to("a\\sb", "a[\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]b", false));
 	CHECK(translates_to("\\S", "[^\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]", false));
 	CHECK_EQ(result("[\\S]"), JS_REGEX_UNSUPPORTED);
+	/* the worst growth fits the bound callers size their buffers by */
+	{
+		char		out[2 * JS_REGEX_GROWTH + 1];
+		bool		u;
+
+		CHECK_EQ(jsonschema_regex_translate("\\S", 2, out, sizeof(out), &u), JS_REGEX_OK);
+	}
 }
 
 static void
