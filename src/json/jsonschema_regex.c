@@ -7,7 +7,8 @@
  * quantifiers, anchors (JSON Schema patterns are not multi-line), \d and \w
  * (ASCII under the C collation, as in ECMA-262 without the u flag),
  * \uXXXX, lookahead and lookbehind.  What differs is rewritten here, in one
- * pass that tracks only whether it is inside a bracket expression.
+ * pass that tracks only whether it is inside a bracket expression: ".",
+ * \s and \S, Unicode property escapes, named groups, empty classes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -176,6 +177,11 @@ jsonschema_regex_translate(const char *src, size_t len, char *out,
 					i++;
 				}
 			}
+		}
+		else if (c == '.')
+		{
+			/* ECMA-262's "." stops at line terminators; ARE's does not */
+			put(&o, "[^\\n\\r\\u2028\\u2029]", strlen("[^\\n\\r\\u2028\\u2029]"));
 		}
 		else if (c == '(' && next == '?')
 		{

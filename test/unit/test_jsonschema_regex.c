@@ -75,6 +75,7 @@ test_groups_and_classes(void)
 	CHECK(translates_to("a[]b", "a(?!)b", false));
 	CHECK(translates_to("a[^]b", "a(?:.|\\n)b", false));
 	CHECK(translates_to("[(]x", "[(]x", false));
+	CHECK(translates_to("^a.c[.]$", "^a[^\\n\\r\\u2028\\u2029]c[.]$", false));
 	CHECK_EQ(result("\\k<nope>"), JS_REGEX_UNSUPPORTED);
 }
 
