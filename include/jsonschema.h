@@ -69,6 +69,7 @@ extern void jv_iter_object_values(JvIter *it, const JV *obj);
 extern void jv_iter_next(JvIter *it, JV *out);
 extern bool jv_object_find(const JV *obj, const char *key, int len, JV *out);
 extern bool jv_equal(const JV *a, const JV *b);
+extern int	jv_compare(const JV *a, const JV *b);
 extern JsDec jv_decimal(Numeric n);
 extern int	jv_num_cmp(Numeric a, const JsDec *ad, Numeric b, const JsDec *bd);
 extern bool jv_num_is_integer(Numeric n, const JsDec *d);
@@ -136,6 +137,9 @@ typedef struct JsNamedList		/* dependentRequired: name -> names */
 	int			len;
 	JV			names;			/* array of strings */
 } JsNamedList;
+
+/* Patterns (and strings checked as format "regex") longer than this: no. */
+#define JS_PATTERN_MAX (1024 * 1024)
 
 typedef struct JsPattern
 {
@@ -254,6 +258,7 @@ extern JsSchema *jsonschema_compile(Jsonb *schema, const char *uri,
 extern void jsonschema_free(JsSchema *s);
 extern Jsonb *jsonschema_builtin(const char *uri);	/* jsonschema_meta.c */
 extern const char *jsonschema_metaschema_uri(int draft);
+extern int16 jsonschema_known_draft(const char *uri);
 
 /* ---- evaluation (jsonschema_eval.c) ---- */
 

@@ -156,6 +156,38 @@ RESET apikit.json_format_assertion;
 SELECT apikit.json_validate('{"format": "email"}', '"nobody"') AS format_asserted,
 	   apikit.json_validate('{"format": "made-up"}', '"x"') AS unknown_format_ignored;
 
+-- $dynamicRef resolves to the outermost resource in the dynamic scope with
+-- that anchor, even when it is the static target (here r0 requires "q").
+SELECT apikit.json_validate('{"$id": "https://ex/r0", "$dynamicAnchor": "a", "$ref": "r1", "required": ["q"],
+	"$defs": {"useref": {"$dynamicRef": "#a"},
+		"r1": {"$id": "https://ex/r1", "$dynamicAnchor": "a", "properties": {"p": {"$ref": "r0#/$defs/useref"}}}}}',
+	'{"q": 1, "p": {}}') AS outermost_scope;
+-- uniqueItems over more than 16 items sorts; equal means equal as JSON
+SELECT apikit.json_validation_errors('{"uniqueItems": true}',
+	(SELECT jsonb_agg(CASE g WHEN 5 THEN '{"a": [1.0, "x"]}'::jsonb WHEN 17 THEN '{"a": [1, "x"]}'::jsonb
+						   ELSE jsonb_build_object('a', jsonb_build_array(g, 'x')) END)
+	   FROM generate_series(0, 19) g));
+-- Counts beyond 18 digits are no error: nothing is that long.
+SELECT apikit.json_validate('{"minLength": 100000000000000000000}', '"x"') AS huge_min_length,
+	   apikit.json_validate('{"maxItems": 1e30}', '[1, 2]') AS huge_max_items;
+-- ECMA-262 has no POSIX classes: "[[:alpha:]]" is a class, then "]".
+SELECT apikit.json_validate('{"pattern": "^[[:alpha:]]$"}', '"a"') AS posix_class_not_ecma,
+	   apikit.json_validate('{"pattern": "^[[:alpha:]]$"}', '"a]"') AS ecma_reading;
+SELECT apikit.json_validation_errors('{"type": []}', '1');
+-- The draft-07 meta-schema under https, too.
+SELECT apikit.json_schema_is_valid('{"$schema": "https://json-schema.org/draft-07/schema#", "type": "string"}') AS https_draft7;
+-- A meta-schema that names itself is refused, not followed for ever.
+INSERT INTO apikit.json_schemas VALUES ('https://m.example/self', '{"$schema": "https://m.example/self"}');
+SELECT apikit.json_validate('{"$schema": "https://m.example/self"}', '1');
+DELETE FROM apikit.json_schemas WHERE uri = 'https://m.example/self';
+-- Unicode property escapes use pg_catalog's collation, whatever a user
+-- creates under the same name elsewhere.
+CREATE COLLATION public.pg_unicode_fast (locale = 'C');
+CREATE COLLATION public."und-x-icu" (locale = 'C');
+SELECT apikit.json_validate('{"pattern": "^\\p{L}+$"}', '"été"') AS unicode_letters;
+DROP COLLATION public.pg_unicode_fast;
+DROP COLLATION public."und-x-icu";
+
 -- Bad schemas: a clear error naming where the problem is.
 SELECT apikit.json_validate('5', '1');
 SELECT apikit.json_validate('{"type": "strin"}', '1');

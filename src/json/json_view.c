@@ -421,6 +421,62 @@ jv_equal(const JV *a, const JV *b)
 	return false;
 }
 
+/*
+ * A total order consistent with jv_equal (0 exactly when equal), for
+ * sorting: by type, then value; containers by size, then member by member
+ * in storage order (an object's sorted keys, then its values).
+ */
+int
+jv_compare(const JV *a, const JV *b)
+{
+	check_stack_depth();
+
+	if (a->type != b->type)
+		return a->type < b->type ? -1 : 1;
+	switch (a->type)
+	{
+		case JV_NULL:
+			return 0;
+		case JV_BOOL:
+			return (int) a->b - (int) b->b;
+		case JV_STRING:
+			return jv_key_cmp(a->str, a->len, b->str, b->len);
+		case JV_NUMBER:
+			{
+				JsDec		ad = jv_decimal(a->num);
+				JsDec		bd = jv_decimal(b->num);
+
+				return jv_num_cmp(a->num, &ad, b->num, &bd);
+			}
+		case JV_ARRAY:
+		case JV_OBJECT:
+			{
+				int			na = a->c->header & JB_CMASK;
+				int			nb = b->c->header & JB_CMASK;
+				JvIter		ia,
+							ib;
+
+				if (na != nb)
+					return na < nb ? -1 : 1;
+				iter_init(&ia, a->c, 0, child_count(a->c));
+				iter_init(&ib, b->c, 0, child_count(b->c));
+				while (ia.i < ia.end)
+				{
+					JV			x,
+								y;
+					int			c;
+
+					jv_iter_next(&ia, &x);
+					jv_iter_next(&ib, &y);
+					if ((c = jv_compare(&x, &y)) != 0)
+						return c;
+				}
+				return 0;
+			}
+	}
+	return 0;
+}
+
 const char *
 jv_type_name(JvType t)
 {

@@ -139,7 +139,6 @@ typedef struct Compiler
 	Map			containers;		/* JsonbContainer * -> Loc */
 	Map			docs;			/* document URI -> Loc of its root */
 	List	   *pending;		/* Loc whose node awaits compiling */
-	List	   *patterns;		/* JsPattern, freed with the schema */
 } Compiler;
 
 static void scan(Compiler *c, JV *v, StringInfo docptr, Frame *frames,
@@ -183,8 +182,8 @@ schema_error(const Loc *loc, const char *keyword, const char *problem)
 
 /* ---- $schema and $vocabulary ---- */
 
-static int16
-known_draft(const char *uri)
+int16
+jsonschema_known_draft(const char *uri)
 {
 	static const struct
 	{
@@ -240,7 +239,7 @@ apply_dialect(Compiler *c, const JV *schema_kw, int16 *draft, uint8 *vocab,
 			  const char *docptr)
 {
 	char	   *uri = jv_cstring(schema_kw);
-	int16		d = known_draft(uri);
+	int16		d = jsonschema_known_draft(uri);
 	Loc		   *meta;
 	JV			v;
 
@@ -250,6 +249,12 @@ apply_dialect(Compiler *c, const JV *schema_kw, int16 *draft, uint8 *vocab,
 		*vocab = JS_VOCAB_ALL;
 		return;
 	}
+	if (map_get(&c->docs, uri, strlen(uri)) && !map_get(&c->names, uri, strlen(uri)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid JSON schema at \"%s/$schema\": meta-schema \"%s\" has itself as its meta-schema",
+						docptr, uri),
+				 errdetail("A chain of \"$schema\" must end at a draft's own meta-schema.")));
 	meta = load_document(c, uri, *draft);
 	if (meta == NULL || meta->value.type != JV_OBJECT)
 		ereport(ERROR,
@@ -538,13 +543,13 @@ scan_document(Compiler *c, Jsonb *jb, const char *uri, int16 draft)
 	Loc		   *loc;
 
 	jv_root(jb, &root);
+	map_put(&c->docs, uri, strlen(uri), (void *) 1);	/* while scanning */
 	if (root.type == JV_OBJECT && jv_object_find(&root, "$schema", 7, &kw) && kw.type == JV_STRING)
 		apply_dialect(c, &kw, &draft, &vocab, "");
 
 	frame.resource = new_resource(uri);
 	frame.rootlen = 0;
 	initStringInfo(&docptr);
-	map_put(&c->docs, uri, strlen(uri), (void *) 1);	/* while scanning */
 	scan(c, &root, &docptr, &frame, 1, draft, vocab);
 	loc = map_get(&c->names, uri, strlen(uri));
 	if (loc == NULL)
@@ -745,7 +750,8 @@ unicode_collation(void)
 	static Oid	collation = InvalidOid;
 
 	for (size_t i = 0; i < lengthof(names) && !OidIsValid(collation); i++)
-		collation = get_collation_oid(list_make1(makeString((char *) names[i])), true);
+		collation = get_collation_oid(list_make2(makeString("pg_catalog"),
+												 makeString((char *) names[i])), true);
 	if (!OidIsValid(collation))
 		collation = DEFAULT_COLLATION_OID;
 	return collation;
@@ -762,6 +768,11 @@ compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, in
 	int			wlen;
 	int			rc;
 
+	if (len > JS_PATTERN_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("invalid JSON schema at \"%s/%s\": a pattern of %d bytes is longer than the limit of %d",
+						loc->docptr, kw, len, JS_PATTERN_MAX)));
 	p->source = pnstrdup(src, len);
 	switch (jsonschema_regex_translate(src, len, are, (Size) len * JS_REGEX_GROWTH + 1, &unicode))
 	{
@@ -770,7 +781,7 @@ compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, in
 		case JS_REGEX_NOT_ECMA:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
-					 errmsg("invalid JSON schema at \"%s/%s\": \"%s\" is not an ECMA-262 regular expression",
+					 errmsg("invalid JSON schema at \"%s/%s\": \"%.200s\" is not an ECMA-262 regular expression",
 							loc->docptr, kw, p->source),
 					 errhint("Inline flags such as (?i), comments (?#...) and \\a are PostgreSQL syntax, not JSON Schema's.")));
 			break;
@@ -806,10 +817,11 @@ compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, in
 		pg_regerror(rc, &p->re, msg, sizeof(msg));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
-				 errmsg("invalid JSON schema at \"%s/%s\": invalid regular expression \"%s\": %s",
+				 errmsg("invalid JSON schema at \"%s/%s\": invalid regular expression \"%.200s\": %s",
 						loc->docptr, kw, p->source, msg)));
 	}
-	c->patterns = lappend(c->patterns, p);
+	/* kept in the schema itself, which the error path below can see */
+	c->schema->patterns = lappend(c->schema->patterns, p);
 	return p;
 }
 
@@ -823,10 +835,11 @@ nonnegative_int(const Loc *loc, const char *kw, const JV *v)
 		d = jv_decimal(v->num);
 		if (d.ok && d.scale == 0 && d.m >= 0)
 			return d.m;
-		/* 2.0 is an integer too */
-		if (jv_num_is_integer(v->num, &d) &&
-			DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v->num))) >= 0)
-			return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v->num)));
+		/* beyond 18 digits: no instance has that many of anything */
+		if (!d.ok && jv_num_is_integer(v->num, &d) &&
+			DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(v->num),
+											  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) >= 0)
+			return PG_INT64_MAX;
 	}
 	schema_error(loc, kw, "the value must be a non-negative integer");
 }
@@ -1125,19 +1138,24 @@ compile_node(Compiler *c, Loc *loc)
 			while (it.i < it.end)
 			{
 				JV			name;
-				bool		dup = false;
 
 				jv_iter_next(&it, &name);
-				for (int i = 0; i < n->nrequired; i++)
-					dup |= jv_key_cmp(n->required[i].name, n->required[i].len, name.str, name.len) == 0;
-				if (dup)
-					continue;
 				n->required[n->nrequired].name = name.str;
 				n->required[n->nrequired].len = name.len;
 				n->required[n->nrequired].node = NULL;
 				n->nrequired++;
 			}
 			qsort(n->required, n->nrequired, sizeof(JsNamedNode), named_cmp);
+			/* a name listed twice is required once */
+			if (n->nrequired > 1)
+			{
+				int			kept = 1;
+
+				for (int i = 1; i < n->nrequired; i++)
+					if (named_cmp(&n->required[i], &n->required[kept - 1]) != 0)
+						n->required[kept++] = n->required[i];
+				n->nrequired = kept;
+			}
 		}
 		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "dependentRequired") && !draft7)
 		{
@@ -1335,17 +1353,12 @@ jsonschema_compile(Jsonb *schema, const char *uri, int default_draft,
 	}
 	PG_CATCH();
 	{
-		ListCell   *lc;
-
 		MemoryContextSwitchTo(old);
-		foreach(lc, c.patterns)
-			pg_regfree(&((JsPattern *) lfirst(lc))->re);
-		MemoryContextDelete(cxt);
+		jsonschema_free(s);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
-	s->patterns = c.patterns;
 	MemoryContextSwitchTo(old);
 	return s;
 }

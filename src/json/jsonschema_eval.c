@@ -308,7 +308,7 @@ regex_matches(Eval *ev, JsPattern *p, const char *s, int len)
 		pg_regerror(rc, &p->re, msg, sizeof(msg));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
-				 errmsg("regular expression \"%s\" failed: %s", p->source, msg)));
+				 errmsg("regular expression \"%.200s\" failed: %s", p->source, msg)));
 	}
 	return false;
 }
@@ -317,13 +317,16 @@ regex_matches(Eval *ev, JsPattern *p, const char *s, int len)
 static bool
 valid_regex(const char *s, int len)
 {
-	char	   *are = palloc((Size) len * JS_REGEX_GROWTH + 1);
+	char	   *are;
 	bool		unicode;
 	pg_wchar   *w;
 	int			wlen;
 	regex_t		re;
 	int			rc;
 
+	if (len > JS_PATTERN_MAX)
+		return false;			/* no pattern apikit would compile */
+	are = palloc((Size) len * JS_REGEX_GROWTH + 1);
 	switch (jsonschema_regex_translate(s, len, are, (Size) len * JS_REGEX_GROWTH + 1, &unicode))
 	{
 		case JS_REGEX_NOT_ECMA:
@@ -434,7 +437,7 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 	if (n->pattern && !regex_matches(ev, n->pattern, inst->str, inst->len))
 	{
 		ok = false;
-		report(ev, "pattern", "the string does not match the pattern \"%s\"", n->pattern->source);
+		report(ev, "pattern", "the string does not match the pattern \"%.200s\"", n->pattern->source);
 		if (!ev->collect)
 			return false;
 	}
@@ -471,61 +474,29 @@ in_enum(const JsNode *n, const JV *inst)
 
 /* ---- uniqueItems ---- */
 
-static uint32
-jv_hash(const JV *v)
+typedef struct IndexedItem
 {
-	switch (v->type)
-	{
-		case JV_NULL:
-			return 0x9e3779b9;
-		case JV_BOOL:
-			return v->b ? 0x85ebca6b : 0xc2b2ae35;
-		case JV_STRING:
-			return hash_bytes((const unsigned char *) v->str, v->len);
-		case JV_NUMBER:
-			/* equal numbers hash equal whatever their scale */
-			return DatumGetUInt32(DirectFunctionCall1(hash_numeric, NumericGetDatum(v->num)));
-		case JV_ARRAY:
-		case JV_OBJECT:
-			{
-				uint32		h = v->type == JV_ARRAY ? 1 : 2;
-				JvIter		it;
-				int			count = jv_count(v) * (v->type == JV_OBJECT ? 2 : 1);
-
-				check_stack_depth();
-				jv_iter_values(&it, v);
-				it.end = count;	/* an object's keys, then its values */
-				while (it.i < it.end)
-				{
-					JV			x;
-
-					jv_iter_next(&it, &x);
-					h = hash_combine(h, jv_hash(&x));
-				}
-				return h;
-			}
-	}
-	return 0;
-}
-
-typedef struct HashedItem
-{
-	uint32		hash;
+	JV			value;
 	int			index;
-} HashedItem;
+} IndexedItem;
 
 static int
-hashed_cmp(const void *a, const void *b)
+indexed_cmp(const void *a, const void *b)
 {
-	const HashedItem *x = a;
-	const HashedItem *y = b;
+	const IndexedItem *x = a;
+	const IndexedItem *y = b;
+	int			c;
 
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	return x->index - y->index;
+	CHECK_FOR_INTERRUPTS();
+	c = jv_compare(&x->value, &y->value);
+	return c != 0 ? c : x->index - y->index;
 }
 
-/* Whether all items differ; else the first equal pair in *i < *j. */
+/*
+ * Whether all items differ; else the first equal pair in *i < *j.  Long
+ * arrays are sorted in a total order consistent with JSON equality
+ * (n log n comparisons, whatever the values: no hash to collide).
+ */
 pg_noinline static bool
 items_unique(const JV *arr, int *first, int *second)
 {
@@ -549,38 +520,33 @@ items_unique(const JV *arr, int *first, int *second)
 	}
 	else
 	{
-		HashedItem *h = palloc(sizeof(HashedItem) * count);
+		IndexedItem *v = palloc(sizeof(IndexedItem) * count);
 		JvIter		it;
 		bool		unique = true;
 
 		jv_iter_values(&it, arr);
 		for (int i = 0; i < count; i++)
 		{
-			JV			x;
-
-			CHECK_FOR_INTERRUPTS();
-			jv_iter_next(&it, &x);
-			h[i].hash = jv_hash(&x);
-			h[i].index = i;
+			jv_iter_next(&it, &v[i].value);
+			v[i].index = i;
 		}
-		qsort(h, count, sizeof(HashedItem), hashed_cmp);
-		for (int i = 0; i < count && unique; i++)
-			for (int j = i + 1; j < count && h[j].hash == h[i].hash; j++)
+		qsort(v, count, sizeof(IndexedItem), indexed_cmp);
+		*first = *second = count;
+		for (int i = 0; i + 1 < count; i++)
+			if (jv_compare(&v[i].value, &v[i + 1].value) == 0)
 			{
-				JV			x,
-							y;
+				/* report the pair that ends first, as the pairwise scan does */
+				int			lo = Min(v[i].index, v[i + 1].index);
+				int			hi = Max(v[i].index, v[i + 1].index);
 
-				jv_array_get(arr, h[i].index, &x);
-				jv_array_get(arr, h[j].index, &y);
-				if (jv_equal(&x, &y))
+				if (hi < *second || (hi == *second && lo < *first))
 				{
-					*first = Min(h[i].index, h[j].index);
-					*second = Max(h[i].index, h[j].index);
-					unique = false;
-					break;
+					*first = lo;
+					*second = hi;
 				}
+				unique = false;
 			}
-		pfree(h);
+		pfree(v);
 		return unique;
 	}
 }
@@ -1234,8 +1200,11 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		if ((t & n->types) == 0)
 		{
 			ok = false;
-			report(ev, "type", "the value must be %s, not %s",
-				   type_list(n->types), jv_type_name(inst->type));
+			if (n->types == 0x80)
+				report(ev, "type", "no value is allowed here (\"type\" is an empty list)");
+			else
+				report(ev, "type", "the value must be %s, not %s",
+					   type_list(n->types), jv_type_name(inst->type));
 			if (!ev->collect)
 				goto done;
 		}
@@ -1294,15 +1263,17 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		if (n->dynamic_ref_name)
 		{
 			/* the outermost resource in scope with that dynamic anchor */
-			for (int i = 0; i < ev->nscope && target == n->dynamic_ref; i++)
+			bool		found = false;
+
+			for (int i = 0; i < ev->nscope && !found; i++)
 			{
 				JsResource *r = ev->scope[i];
 
-				for (int j = 0; j < r->ndynamic; j++)
+				for (int j = 0; j < r->ndynamic && !found; j++)
 					if (strcmp(r->dynamic_names[j], n->dynamic_ref_name) == 0)
 					{
 						target = r->dynamic_nodes[j];
-						break;
+						found = true;
 					}
 			}
 		}

@@ -10,6 +10,7 @@
  * pass that tracks only whether it is inside a bracket expression: ".",
  * \s and \S, Unicode property escapes, named groups, empty classes.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +72,9 @@ jsonschema_regex_translate(const char *src, size_t len, char *out,
 {
 	Out			o = {out, out_size, 0, false};
 	bool		in_bracket = false;
+	bool		can_start_range = false;	/* in brackets: the last item */
+	bool		range_end_next = false; /* was a character, a '-' after one, */
+	bool		after_range = false;	/* or the end of a range */
 	int			groups = 0;
 	const char *names[MAX_NAMED_GROUPS];
 	size_t		namelens[MAX_NAMED_GROUPS];
@@ -86,6 +90,13 @@ jsonschema_regex_translate(const char *src, size_t len, char *out,
 	{
 		char		c = src[i];
 		char		next = i + 1 < len ? src[i + 1] : '\0';
+
+		/* an escape in brackets can end a range, never start one */
+		if (in_bracket && c == '\\')
+		{
+			after_range = range_end_next;
+			can_start_range = range_end_next = false;
+		}
 
 		if (c == '\\' && (next == 'p' || next == 'P') && i + 2 < len && src[i + 2] == '{')
 		{
@@ -123,8 +134,28 @@ jsonschema_regex_translate(const char *src, size_t len, char *out,
 				put(&o, "[^" ECMA_SPACE "]", strlen("[^" ECMA_SPACE "]"));
 			i++;
 		}
-		else if (c == '\\' && next == 'a')
-			return JS_REGEX_NOT_ECMA;	/* ARE's alert */
+		else if (c == '\\' && ((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z')) &&
+				 strchr("dDwWsSbBfnrtvcxupPk", next) == NULL)
+			return JS_REGEX_NOT_ECMA;	/* ARE's \A \Z \m \M \y \Y \e \a ... */
+		else if (c == '\\' && (next == 'b' || next == 'B') && !in_bracket)
+		{
+			/* word boundaries: ARE spells them \y and \Y (its \b is backspace) */
+			put(&o, next == 'b' ? "\\y" : "\\Y", 2);
+			i++;
+		}
+		else if (c == '\\' && next == 'x')
+		{
+			/* exactly two hex digits (ARE's \x takes as many as follow) */
+			if (i + 3 < len && isxdigit((unsigned char) src[i + 2]) &&
+				isxdigit((unsigned char) src[i + 3]))
+			{
+				snprintf(tmp, sizeof(tmp), "\\u00%c%c", src[i + 2], src[i + 3]);
+				put(&o, tmp, strlen(tmp));
+				i += 3;
+			}
+			else
+				return JS_REGEX_NOT_ECMA;
+		}
 		else if (c == '\\' && next == 'k' && !in_bracket && i + 2 < len && src[i + 2] == '<')
 		{
 			/* \k<name>: a back-reference by number */
@@ -151,9 +182,38 @@ jsonschema_regex_translate(const char *src, size_t len, char *out,
 		}
 		else if (in_bracket)
 		{
+			/*
+			 * "[a-c-z]": ECMA-262 reads a '-' right after a range as a
+			 * literal; ARE refuses it, unless escaped.
+			 */
 			if (c == ']')
 				in_bracket = false;
+			else if (c == '[')
+			{
+				/* ECMA-262 has no [:alpha:] in classes: '[' is a literal */
+				put(&o, "\\[", 2);
+				after_range = range_end_next;
+				can_start_range = !range_end_next;
+				range_end_next = false;
+				continue;
+			}
+			else if (c == '-' && next != ']' && can_start_range)
+			{
+				put(&o, "-", 1);
+				range_end_next = true;
+				can_start_range = after_range = false;
+				continue;
+			}
+			else if (c == '-' && next != ']' && after_range)
+			{
+				put(&o, "\\-", 2);
+				can_start_range = after_range = false;
+				continue;
+			}
 			put(&o, &c, 1);
+			after_range = range_end_next;
+			can_start_range = !range_end_next;
+			range_end_next = false;
 		}
 		else if (c == '[')
 		{
@@ -170,6 +230,7 @@ jsonschema_regex_translate(const char *src, size_t len, char *out,
 			else
 			{
 				in_bracket = true;
+				can_start_range = range_end_next = after_range = false;
 				put(&o, &c, 1);
 				if (next == '^')
 				{

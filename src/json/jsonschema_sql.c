@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -60,6 +61,17 @@ static uint64 cache_generation = 1;
 static Oid	registry_relid = InvalidOid;
 static SPIPlanPtr registry_plan = NULL;
 
+/*
+ * A compile that read the registry may have read it under a snapshot
+ * older than a change whose invalidation arrived meanwhile (or, in a
+ * REPEATABLE READ transaction, older than any change since it began).
+ * Such a schema is used for its call only, never cached: registry_epoch
+ * counts invalidations, and registry_changed_in_xact says one arrived
+ * during the current transaction.
+ */
+static uint64 registry_epoch = 0;
+static bool registry_changed_in_xact = false;
+
 /* What a call site keeps in fn_extra. */
 typedef struct CallSite
 {
@@ -68,6 +80,7 @@ typedef struct CallSite
 	JsSchema   *schema;
 	char	   *uri;			/* json_validate_uri: the URI it was for */
 	bool		schema_const;	/* the schema argument is a constant */
+	bool		transient;		/* schema is not cached: free it after use */
 	MemoryContext eval_cxt;		/* reset at every call */
 } CallSite;
 
@@ -121,7 +134,8 @@ jsonschema_registry_lookup(const char *uri)
 	if (registry_plan == NULL)
 	{
 		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT schema FROM apikit.json_schemas WHERE uri = $1",
+		SPIPlanPtr	plan = SPI_prepare("SELECT schema FROM apikit.json_schemas"
+									   " WHERE uri OPERATOR(pg_catalog.=) $1",
 									   1, argtypes);
 
 		if (plan == NULL)
@@ -129,8 +143,8 @@ jsonschema_registry_lookup(const char *uri)
 		SPI_keepplan(plan);
 		registry_plan = plan;
 	}
-	if (!OidIsValid(registry_relid))
-		registry_relid = get_relname_relid("json_schemas", get_namespace_oid("apikit", false));
+	/* every time: the extension may have been dropped and created again */
+	registry_relid = get_relname_relid("json_schemas", get_namespace_oid("apikit", false));
 
 	rc = SPI_execute_plan(registry_plan, &arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
@@ -168,18 +182,29 @@ registry_changed(Datum arg, Oid relid)
 	(void) arg;
 	if (!OidIsValid(registry_relid) || (OidIsValid(relid) && relid != registry_relid))
 		return;
-	/* looked up again next time: the extension may have been recreated */
-	registry_relid = InvalidOid;
+	registry_epoch++;
+	registry_changed_in_xact = true;
 	for (int i = cache_count - 1; i >= 0; i--)
 		if (cache[i].schema->uses_registry)
 			cache_drop(i);
 	cache_generation++;
 }
 
+static void
+registry_xact_end(XactEvent event, void *arg)
+{
+	(void) arg;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		registry_changed_in_xact = false;
+}
+
 void
 apikit_jsonschema_init(void)
 {
 	CacheRegisterRelcacheCallback(registry_changed, (Datum) 0);
+	RegisterXactCallback(registry_xact_end, NULL);
 }
 
 PG_FUNCTION_INFO_V1(apikit_json_schemas_changed);
@@ -199,8 +224,14 @@ apikit_json_schemas_changed(PG_FUNCTION_ARGS)
 
 /* ---- the cache ---- */
 
+/*
+ * The compiled schema for these bytes (and URI), from the cache or freshly
+ * compiled into it.  *transient is set when it could not be cached (see
+ * registry_epoch): the caller frees it after this one use.
+ */
 static JsSchema *
-cache_get(Jsonb *schema, const char *uri)
+cache_get(Jsonb *schema, const char *uri, bool from_registry,
+		  uint64 epoch_before, bool *transient)
 {
 	uint32		hash = hash_bytes((const unsigned char *) schema, VARSIZE(schema));
 	int			draft = apikit_json_default_draft;
@@ -219,11 +250,20 @@ cache_get(Jsonb *schema, const char *uri)
 			 (e->uri && uri && strcmp(e->uri, uri) == 0)))
 		{
 			e->last_used = ++cache_clock;
+			*transient = false;
 			return e->schema;
 		}
 	}
 
 	s = jsonschema_compile(schema, uri, draft, CacheMemoryContext);
+	if (from_registry)
+		s->uses_registry = true;	/* the URI's entry may change */
+	*transient = false;
+	if (s->uses_registry && (registry_epoch != epoch_before || registry_changed_in_xact))
+	{
+		*transient = true;
+		return s;
+	}
 	bytes = MemoryContextMemAllocated(s->cxt, true);
 	while (cache_count > 0 &&
 		   (cache_count == JSON_CACHE_SIZE || cache_bytes + bytes > JSON_CACHE_BYTES))
@@ -277,15 +317,41 @@ call_site(FunctionCallInfo fcinfo)
 		fcinfo->flinfo->fn_extra = site;
 	}
 	else
+	{
 		MemoryContextReset(site->eval_cxt);
+		if (site->transient)
+		{
+			jsonschema_free(site->schema);
+			site->schema = NULL;
+			site->transient = false;
+		}
+	}
 	return site;
+}
+
+/* Keep s at the call site (it was just compiled or found in the cache). */
+static void
+site_keep(FunctionCallInfo fcinfo, CallSite *site, JsSchema *s, bool transient,
+		  const char *uri)
+{
+	site->schema = s;
+	site->transient = transient;
+	/* a transient schema goes with the call site if no call frees it */
+	if (transient)
+		MemoryContextSetParent(s->cxt, fcinfo->flinfo->fn_mcxt);
+	site->generation = cache_generation;
+	site->draft = apikit_json_default_draft;
+	if (site->uri)
+		pfree(site->uri);
+	site->uri = uri ? MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, uri) : NULL;
 }
 
 /* The compiled schema for this call, from the call site when it can. */
 static JsSchema *
-schema_for(CallSite *site, Jsonb *schema)
+schema_for(FunctionCallInfo fcinfo, CallSite *site, Jsonb *schema)
 {
 	JsSchema   *s = site->schema;
+	bool		transient;
 
 	/* a literal schema (a CHECK constraint's) need not be compared */
 	if (s && site->generation == cache_generation &&
@@ -294,10 +360,8 @@ schema_for(CallSite *site, Jsonb *schema)
 		 (VARSIZE(s->source) == VARSIZE(schema) &&
 		  memcmp(s->source, schema, VARSIZE(schema)) == 0)))
 		return s;
-	s = cache_get(schema, NULL);
-	site->schema = s;
-	site->generation = cache_generation;
-	site->draft = apikit_json_default_draft;
+	s = cache_get(schema, NULL, false, registry_epoch, &transient);
+	site_keep(fcinfo, site, s, transient, NULL);
 	return s;
 }
 
@@ -309,7 +373,7 @@ validate(FunctionCallInfo fcinfo, List **errors)
 	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
 	Jsonb	   *instance = PG_GETARG_JSONB_P(1);
 	CallSite   *site = call_site(fcinfo);
-	JsSchema   *s = schema_for(site, schema);
+	JsSchema   *s = schema_for(fcinfo, site, schema);
 	MemoryContext old = MemoryContextSwitchTo(site->eval_cxt);
 	bool		ok;
 
@@ -438,29 +502,35 @@ apikit_json_schema_is_valid(PG_FUNCTION_ARGS)
 	{
 		char	   *uri = pnstrdup(kw.str, kw.len);
 		size_t		len = strlen(uri);
+		int			draft = jsonschema_known_draft(uri);
 
 		if (len > 0 && uri[len - 1] == '#')
 			uri[len - 1] = '\0';
-		meta_uri = uri;
+		meta_uri = draft ? jsonschema_metaschema_uri(draft) : uri;
 	}
-	meta = jsonschema_builtin(meta_uri);
-	if (meta == NULL)
-		meta = jsonschema_registry_lookup(meta_uri);
-	if (meta == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown JSON schema meta-schema \"%s\"", meta_uri),
-				 errhint("Use \"https://json-schema.org/draft/2020-12/schema\" or \"http://json-schema.org/draft-07/schema#\", or register the meta-schema in apikit.json_schemas.")));
 
 	if (site->schema && site->generation == cache_generation && site->uri &&
 		strcmp(site->uri, meta_uri) == 0)
 		s = site->schema;
 	else
 	{
-		s = cache_get(meta, meta_uri);
-		site->schema = s;
-		site->generation = cache_generation;
-		site->uri = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, meta_uri);
+		uint64		epoch = registry_epoch;
+		bool		from_registry = false;
+		bool		transient;
+
+		meta = jsonschema_builtin(meta_uri);
+		if (meta == NULL)
+		{
+			meta = jsonschema_registry_lookup(meta_uri);
+			from_registry = true;
+		}
+		if (meta == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown JSON schema meta-schema \"%s\"", meta_uri),
+					 errhint("Use \"https://json-schema.org/draft/2020-12/schema\" or \"http://json-schema.org/draft-07/schema#\", or register the meta-schema in apikit.json_schemas.")));
+		s = cache_get(meta, meta_uri, from_registry, epoch, &transient);
+		site_keep(fcinfo, site, s, transient, meta_uri);
 	}
 	old = MemoryContextSwitchTo(site->eval_cxt);
 	ok = jsonschema_validate(s, schema, NULL, true);
@@ -484,23 +554,23 @@ apikit_json_validate_uri(PG_FUNCTION_ARGS)
 		s = site->schema;
 	else
 	{
+		uint64		epoch = registry_epoch;
+		bool		from_registry = false;
+		bool		transient;
 		Jsonb	   *schema = jsonschema_builtin(uri);
 
 		if (schema == NULL)
+		{
 			schema = jsonschema_registry_lookup(uri);
+			from_registry = true;
+		}
 		if (schema == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("no JSON schema is registered under \"%s\"", uri),
 					 errhint("Register it with INSERT INTO apikit.json_schemas (uri, schema).")));
-		s = cache_get(schema, uri);
-		s->uses_registry = true;	/* the URI's entry may change */
-		site->schema = s;
-		site->generation = cache_generation;
-		site->draft = apikit_json_default_draft;
-		if (site->uri)
-			pfree(site->uri);
-		site->uri = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, uri);
+		s = cache_get(schema, uri, from_registry, epoch, &transient);
+		site_keep(fcinfo, site, s, transient, uri);
 	}
 	old = MemoryContextSwitchTo(site->eval_cxt);
 	ok = jsonschema_validate(s, instance, NULL, apikit_json_format_assertion);

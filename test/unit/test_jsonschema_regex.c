@@ -75,6 +75,14 @@ test_groups_and_classes(void)
 	CHECK(translates_to("a[]b", "a(?!)b", false));
 	CHECK(translates_to("a[^]b", "a(?:.|\\n)b", false));
 	CHECK(translates_to("[(]x", "[(]x", false));
+	CHECK(translates_to("\\bcat\\B", "\\ycat\\Y", false));
+	CHECK(translates_to("[\\b]", "[\\b]", false));	/* backspace in a class */
+	CHECK(translates_to("^\\x41B", "^\\u0041B", false));
+	CHECK(translates_to("^[a-c-z]+$", "^[a-c\\-z]+$", false));
+	CHECK(translates_to("[-a-c-]", "[-a-c-]", false));
+	CHECK(translates_to("[a-\\x7f-z]", "[a-\\u007f\\-z]", false));
+	CHECK(translates_to("[ab-c]", "[ab-c]", false));
+	CHECK(translates_to("[[:alpha:]]", "[\\[:alpha:]]", false));
 	CHECK(translates_to("^a.c[.]$", "^a[^\\n\\r\\u2028\\u2029]c[.]$", false));
 	CHECK_EQ(result("\\k<nope>"), JS_REGEX_UNSUPPORTED);
 }
@@ -85,6 +93,9 @@ test_not_ecma(void)
 	CHECK_EQ(result("(?i)abc"), JS_REGEX_NOT_ECMA);
 	CHECK_EQ(result("a(?#comment)b"), JS_REGEX_NOT_ECMA);
 	CHECK_EQ(result("\\a"), JS_REGEX_NOT_ECMA);
+	CHECK_EQ(result("\\Aabc\\Z"), JS_REGEX_NOT_ECMA);
+	CHECK_EQ(result("\\mword\\M"), JS_REGEX_NOT_ECMA);
+	CHECK_EQ(result("\\x4"), JS_REGEX_NOT_ECMA);
 	CHECK_EQ(result("(?<1x>a)"), JS_REGEX_NOT_ECMA);
 	/* a translation that does not fit is refused, not cut */
 	{
