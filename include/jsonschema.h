@@ -66,7 +66,6 @@ extern void jv_array_get(const JV *arr, int i, JV *out);
 extern void jv_iter_values(JvIter *it, const JV *v);	/* array elements */
 extern void jv_iter_keys(JvIter *it, const JV *obj);
 extern void jv_iter_object_values(JvIter *it, const JV *obj);
-extern void jv_iter_next(JvIter *it, JV *out);
 extern bool jv_object_find(const JV *obj, const char *key, int len, JV *out);
 extern bool jv_equal(const JV *a, const JV *b);
 extern int	jv_compare(const JV *a, const JV *b);
@@ -76,6 +75,64 @@ extern bool jv_num_is_integer(Numeric n, const JsDec *d);
 extern bool jv_num_multiple_of(Numeric n, const JsDec *nd, Numeric m, const JsDec *md);
 extern const char *jv_type_name(JvType t);
 extern char *jv_to_text(const JV *v, int maxlen);
+
+/*
+ * Child index of container c, stored at base + offset and ending at end,
+ * as a JV.  Inline, with jv_iter_next: the evaluator's inner loops.
+ */
+static inline void
+jv_fill(JsonbContainer *c, char *base, int index, uint32 offset, uint32 end,
+	 JV *out)
+{
+	JEntry		e = c->children[index];
+
+	out->id = &c->children[index];
+	out->str = NULL;			/* callers read str and len of any key */
+	out->len = 0;
+	out->b = false;
+	if (JBE_ISSTRING(e))
+	{
+		out->type = JV_STRING;
+		out->str = base + offset;
+		out->len = end - offset;
+	}
+	else if (JBE_ISNUMERIC(e))
+	{
+		out->type = JV_NUMBER;
+		out->num = (Numeric) (base + INTALIGN(offset));
+	}
+	else if (JBE_ISBOOL_TRUE(e))
+	{
+		out->type = JV_BOOL;
+		out->b = true;
+	}
+	else if (JBE_ISBOOL_FALSE(e))
+	{
+		out->type = JV_BOOL;
+		out->b = false;
+	}
+	else if (JBE_ISNULL(e))
+		out->type = JV_NULL;
+	else
+	{
+		JsonbContainer *child = (JsonbContainer *) (base + INTALIGN(offset));
+
+		out->type = (child->header & JB_FOBJECT) ? JV_OBJECT : JV_ARRAY;
+		out->c = child;
+	}
+}
+
+/* The next child of the iterator's range. */
+static inline void
+jv_iter_next(JvIter *it, JV *out)
+{
+	uint32		start = it->off;
+
+	Assert(it->i < it->end);
+	JBE_ADVANCE_OFFSET(it->off, it->c->children[it->i]);
+	jv_fill(it->c, it->base, it->i, start, it->off, out);
+	it->i++;
+}
 
 /*
  * jsonb's key order: shorter first, then bytes.  Inline and byte-wise:

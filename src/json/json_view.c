@@ -59,52 +59,13 @@ child_offset(const JsonbContainer *c, int index)
 }
 
 static void
-fill(JsonbContainer *c, char *base, int index, uint32 offset, uint32 end,
-	 JV *out)
-{
-	JEntry		e = c->children[index];
-
-	out->id = &c->children[index];
-	if (JBE_ISSTRING(e))
-	{
-		out->type = JV_STRING;
-		out->str = base + offset;
-		out->len = end - offset;
-	}
-	else if (JBE_ISNUMERIC(e))
-	{
-		out->type = JV_NUMBER;
-		out->num = (Numeric) (base + INTALIGN(offset));
-	}
-	else if (JBE_ISBOOL_TRUE(e))
-	{
-		out->type = JV_BOOL;
-		out->b = true;
-	}
-	else if (JBE_ISBOOL_FALSE(e))
-	{
-		out->type = JV_BOOL;
-		out->b = false;
-	}
-	else if (JBE_ISNULL(e))
-		out->type = JV_NULL;
-	else
-	{
-		JsonbContainer *child = (JsonbContainer *) (base + INTALIGN(offset));
-
-		out->type = (child->header & JB_FOBJECT) ? JV_OBJECT : JV_ARRAY;
-		out->c = child;
-	}
-}
-
-static void
 get_child(JsonbContainer *c, int index, JV *out)
 {
 	uint32		offset = child_offset(c, index);
 	uint32		end = offset;
 
 	JBE_ADVANCE_OFFSET(end, c->children[index]);
-	fill(c, child_base(c), index, offset, end, out);
+	jv_fill(c, child_base(c), index, offset, end, out);
 }
 
 void
@@ -164,16 +125,6 @@ jv_iter_object_values(JvIter *it, const JV *obj)
 	iter_init(it, obj->c, n, 2 * n);
 }
 
-void
-jv_iter_next(JvIter *it, JV *out)
-{
-	uint32		start = it->off;
-
-	Assert(it->i < it->end);
-	JBE_ADVANCE_OFFSET(it->off, it->c->children[it->i]);
-	fill(it->c, it->base, it->i, start, it->off, out);
-	it->i++;
-}
 
 bool
 jv_object_find(const JV *obj, const char *key, int len, JV *out)

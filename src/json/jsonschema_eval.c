@@ -176,6 +176,13 @@ report(Eval *ev, const char *kw, const char *fmt,...)
 	ev->errors = lappend(ev->errors, e);
 }
 
+/* In boolean mode, not even the message's arguments are computed. */
+#define REPORT(ev, ...) \
+	do { \
+		if ((ev)->collect) \
+			report(ev, __VA_ARGS__); \
+	} while (0)
+
 static int
 error_mark(Eval *ev)
 {
@@ -354,7 +361,7 @@ eval_number(Eval *ev, JsNode *n, const JV *inst)
 		jv_num_cmp(inst->num, &d, n->minimum.num, &n->minimum.dec) < 0)
 	{
 		ok = false;
-		report(ev, "minimum", "%s is less than the minimum of %s",
+		REPORT(ev, "minimum", "%s is less than the minimum of %s",
 			   num_text(inst->num), num_text(n->minimum.num));
 		if (!ev->collect)
 			return false;
@@ -363,7 +370,7 @@ eval_number(Eval *ev, JsNode *n, const JV *inst)
 		jv_num_cmp(inst->num, &d, n->maximum.num, &n->maximum.dec) > 0)
 	{
 		ok = false;
-		report(ev, "maximum", "%s is greater than the maximum of %s",
+		REPORT(ev, "maximum", "%s is greater than the maximum of %s",
 			   num_text(inst->num), num_text(n->maximum.num));
 		if (!ev->collect)
 			return false;
@@ -372,7 +379,7 @@ eval_number(Eval *ev, JsNode *n, const JV *inst)
 		jv_num_cmp(inst->num, &d, n->exclusive_minimum.num, &n->exclusive_minimum.dec) <= 0)
 	{
 		ok = false;
-		report(ev, "exclusiveMinimum", "%s must be greater than %s",
+		REPORT(ev, "exclusiveMinimum", "%s must be greater than %s",
 			   num_text(inst->num), num_text(n->exclusive_minimum.num));
 		if (!ev->collect)
 			return false;
@@ -381,7 +388,7 @@ eval_number(Eval *ev, JsNode *n, const JV *inst)
 		jv_num_cmp(inst->num, &d, n->exclusive_maximum.num, &n->exclusive_maximum.dec) >= 0)
 	{
 		ok = false;
-		report(ev, "exclusiveMaximum", "%s must be less than %s",
+		REPORT(ev, "exclusiveMaximum", "%s must be less than %s",
 			   num_text(inst->num), num_text(n->exclusive_maximum.num));
 		if (!ev->collect)
 			return false;
@@ -390,7 +397,7 @@ eval_number(Eval *ev, JsNode *n, const JV *inst)
 		!jv_num_multiple_of(inst->num, &d, n->multiple_of.num, &n->multiple_of.dec))
 	{
 		ok = false;
-		report(ev, "multipleOf", "%s is not a multiple of %s",
+		REPORT(ev, "multipleOf", "%s is not a multiple of %s",
 			   num_text(inst->num), num_text(n->multiple_of.num));
 	}
 	return ok;
@@ -420,7 +427,7 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 		if (n->min_length >= 0 && chars < n->min_length)
 		{
 			ok = false;
-			report(ev, "minLength", "the string is %d characters long, shorter than the minimum of " INT64_FORMAT,
+			REPORT(ev, "minLength", "the string is %d characters long, shorter than the minimum of " INT64_FORMAT,
 				   chars, n->min_length);
 			if (!ev->collect)
 				return false;
@@ -428,7 +435,7 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 		if (n->max_length >= 0 && chars > n->max_length)
 		{
 			ok = false;
-			report(ev, "maxLength", "the string is %d characters long, longer than the maximum of " INT64_FORMAT,
+			REPORT(ev, "maxLength", "the string is %d characters long, longer than the maximum of " INT64_FORMAT,
 				   chars, n->max_length);
 			if (!ev->collect)
 				return false;
@@ -437,7 +444,7 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 	if (n->pattern && !regex_matches(ev, n->pattern, inst->str, inst->len))
 	{
 		ok = false;
-		report(ev, "pattern", "the string does not match the pattern \"%.200s\"", n->pattern->source);
+		REPORT(ev, "pattern", "the string does not match the pattern \"%.200s\"", n->pattern->source);
 		if (!ev->collect)
 			return false;
 	}
@@ -449,7 +456,7 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 		if (!valid)
 		{
 			ok = false;
-			report(ev, "format", "the string is not a valid %s", jsonschema_format_name(n->format));
+			REPORT(ev, "format", "the string is not a valid %s", jsonschema_format_name(n->format));
 		}
 	}
 	return ok;
@@ -562,7 +569,7 @@ eval_array(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	if (n->min_items >= 0 && count < n->min_items)
 	{
 		ok = false;
-		report(ev, "minItems", "the array has %d items, fewer than the minimum of " INT64_FORMAT,
+		REPORT(ev, "minItems", "the array has %d items, fewer than the minimum of " INT64_FORMAT,
 			   count, n->min_items);
 		if (!ev->collect)
 			return false;
@@ -570,7 +577,7 @@ eval_array(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	if (n->max_items >= 0 && count > n->max_items)
 	{
 		ok = false;
-		report(ev, "maxItems", "the array has %d items, more than the maximum of " INT64_FORMAT,
+		REPORT(ev, "maxItems", "the array has %d items, more than the maximum of " INT64_FORMAT,
 			   count, n->max_items);
 		if (!ev->collect)
 			return false;
@@ -583,7 +590,7 @@ eval_array(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		if (!items_unique(inst, &i, &j))
 		{
 			ok = false;
-			report(ev, "uniqueItems", "items %d and %d are equal, and items must be unique", i, j);
+			REPORT(ev, "uniqueItems", "items %d and %d are equal, and items must be unique", i, j);
 			if (!ev->collect)
 				return false;
 		}
@@ -664,15 +671,15 @@ eval_array(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		{
 			ok = false;
 			if (min == 1)
-				report(ev, "contains", "the array contains no item that matches the schema in \"contains\"");
+				REPORT(ev, "contains", "the array contains no item that matches the schema in \"contains\"");
 			else
-				report(ev, "minContains", "the array contains %d items that match the schema in \"contains\", fewer than the minimum of " INT64_FORMAT,
+				REPORT(ev, "minContains", "the array contains %d items that match the schema in \"contains\", fewer than the minimum of " INT64_FORMAT,
 					   matches, min);
 		}
 		else if (n->max_contains >= 0 && matches > n->max_contains)
 		{
 			ok = false;
-			report(ev, "maxContains", "the array contains %d items that match the schema in \"contains\", more than the maximum of " INT64_FORMAT,
+			REPORT(ev, "maxContains", "the array contains %d items that match the schema in \"contains\", more than the maximum of " INT64_FORMAT,
 				   matches, n->max_contains);
 		}
 	}
@@ -690,7 +697,7 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	if (n->min_properties >= 0 && count < n->min_properties)
 	{
 		ok = false;
-		report(ev, "minProperties", "the object has %d properties, fewer than the minimum of " INT64_FORMAT,
+		REPORT(ev, "minProperties", "the object has %d properties, fewer than the minimum of " INT64_FORMAT,
 			   count, n->min_properties);
 		if (!ev->collect)
 			return false;
@@ -698,7 +705,7 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	if (n->max_properties >= 0 && count > n->max_properties)
 	{
 		ok = false;
-		report(ev, "maxProperties", "the object has %d properties, more than the maximum of " INT64_FORMAT,
+		REPORT(ev, "maxProperties", "the object has %d properties, more than the maximum of " INT64_FORMAT,
 			   count, n->max_properties);
 		if (!ev->collect)
 			return false;
@@ -723,7 +730,7 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				if (ev->collect)
 				{
 					PUSH_KW(ev, n->dep_required_kw);
-					report(ev, pnstrdup(dep->name, dep->len),
+					REPORT(ev, pnstrdup(dep->name, dep->len),
 						   "the property \"%.*s\" is required when \"%.*s\" is present",
 						   name.len, name.str, dep->len, dep->name);
 					POP(ev, kpath);
@@ -766,7 +773,7 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				if (jv_key_cmp(n->required[r].name, n->required[r].len, k.str, k.len) < 0)
 				{
 					ok = false;
-					report(ev, "required", "the required property \"%.*s\" is missing",
+					REPORT(ev, "required", "the required property \"%.*s\" is missing",
 						   n->required[r].len, n->required[r].name);
 					if (!ev->collect)
 						return false;
@@ -825,7 +832,7 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				if (n->additional_properties->boolean == 0)
 				{
 					ok = false;
-					report(ev, "additionalProperties", "the property \"%.*s\" is not allowed here",
+					REPORT(ev, "additionalProperties", "the property \"%.*s\" is not allowed here",
 						   k.len, k.str);
 				}
 				else
@@ -846,7 +853,7 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		for (; r < n->nrequired; r++)
 		{
 			ok = false;
-			report(ev, "required", "the required property \"%.*s\" is missing",
+			REPORT(ev, "required", "the required property \"%.*s\" is missing",
 				   n->required[r].len, n->required[r].name);
 			if (!ev->collect)
 				return false;
@@ -940,7 +947,7 @@ eval_combinators(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		else
 		{
 			ok = false;
-			report(ev, "anyOf", "the value matches none of the %d schemas in \"anyOf\"", n->nany_of);
+			REPORT(ev, "anyOf", "the value matches none of the %d schemas in \"anyOf\"", n->nany_of);
 			if (!ev->collect)
 				return false;
 		}
@@ -981,11 +988,11 @@ eval_combinators(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		{
 			ok = false;
 			if (matched == 0)
-				report(ev, "oneOf", "the value matches none of the %d schemas in \"oneOf\"", n->none_of);
+				REPORT(ev, "oneOf", "the value matches none of the %d schemas in \"oneOf\"", n->none_of);
 			else
 			{
 				error_rewind(ev, mark);
-				report(ev, "oneOf", "the value matches more than one schema in \"oneOf\" (%d and %d), and must match exactly one",
+				REPORT(ev, "oneOf", "the value matches more than one schema in \"oneOf\" (%d and %d), and must match exactly one",
 					   first, second);
 			}
 			if (!ev->collect)
@@ -1004,7 +1011,7 @@ eval_combinators(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		if (matched)
 		{
 			ok = false;
-			report(ev, "not", "the value must not match the schema in \"not\"");
+			REPORT(ev, "not", "the value must not match the schema in \"not\"");
 			if (!ev->collect)
 				return false;
 		}
@@ -1064,7 +1071,7 @@ eval_unevaluated(Eval *ev, JsNode *n, const JV *inst, Annot *local)
 				if (n->unevaluated_properties->boolean == 0)
 				{
 					ok = false;
-					report(ev, "unevaluatedProperties",
+					REPORT(ev, "unevaluatedProperties",
 						   "the property \"%.*s\" is not allowed here (no schema evaluates it)",
 						   k.len, k.str);
 				}
@@ -1097,7 +1104,7 @@ eval_unevaluated(Eval *ev, JsNode *n, const JV *inst, Annot *local)
 				if (n->unevaluated_items->boolean == 0)
 				{
 					ok = false;
-					report(ev, "unevaluatedItems",
+					REPORT(ev, "unevaluatedItems",
 						   "item %d is not allowed here (no schema evaluates it)", i);
 				}
 				else
@@ -1164,7 +1171,7 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		/* true produces no annotations: only the keyword applying it does */
 		if (n->boolean == 0)
 		{
-			report(ev, NULL, "no value is allowed here (the schema is false)");
+			REPORT(ev, NULL, "no value is allowed here (the schema is false)");
 			return false;
 		}
 		return true;
@@ -1201,9 +1208,9 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		{
 			ok = false;
 			if (n->types == 0x80)
-				report(ev, "type", "no value is allowed here (\"type\" is an empty list)");
+				REPORT(ev, "type", "no value is allowed here (\"type\" is an empty list)");
 			else
-				report(ev, "type", "the value must be %s, not %s",
+				REPORT(ev, "type", "the value must be %s, not %s",
 					   type_list(n->types), jv_type_name(inst->type));
 			if (!ev->collect)
 				goto done;
@@ -1212,14 +1219,14 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	if (n->has_const && !jv_equal(&n->const_value, inst))
 	{
 		ok = false;
-		report(ev, "const", "the value must be %s", jv_to_text(&n->const_value, 200));
+		REPORT(ev, "const", "the value must be %s", jv_to_text(&n->const_value, 200));
 		if (!ev->collect)
 			goto done;
 	}
 	if (n->has_enum && !in_enum(n, inst))
 	{
 		ok = false;
-		report(ev, "enum", "the value must be one of %s", jv_to_text(&n->enum_values, 200));
+		REPORT(ev, "enum", "the value must be one of %s", jv_to_text(&n->enum_values, 200));
 		if (!ev->collect)
 			goto done;
 	}
