@@ -141,9 +141,22 @@ jv_iter_next(JvIter *it, JV *out)
 static inline int
 jv_key_cmp(const char *a, int alen, const char *b, int blen)
 {
+	int			i = 0;
+
 	if (alen != blen)
 		return alen < blen ? -1 : 1;
-	for (int i = 0; i < alen; i++)
+	/* eight bytes at a time while they are equal */
+	for (; i + 8 <= alen; i += 8)
+	{
+		uint64		x,
+					y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			break;
+	}
+	for (; i < alen; i++)
 		if (a[i] != b[i])
 			return (unsigned char) a[i] < (unsigned char) b[i] ? -1 : 1;
 	return 0;

@@ -825,6 +825,14 @@ compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, in
 	return p;
 }
 
+/* -1, 0 or 1, as the number's sign. */
+static int
+numeric_sign_of(Numeric num)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
+											 DirectFunctionCall1(int4_numeric, Int32GetDatum(0))));
+}
+
 static int64
 nonnegative_int(const Loc *loc, const char *kw, const JV *v)
 {
@@ -836,12 +844,34 @@ nonnegative_int(const Loc *loc, const char *kw, const JV *v)
 		if (d.ok && d.scale == 0 && d.m >= 0)
 			return d.m;
 		/* beyond 18 digits: no instance has that many of anything */
-		if (!d.ok && jv_num_is_integer(v->num, &d) &&
-			DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(v->num),
-											  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) >= 0)
+		if (!d.ok && jv_num_is_integer(v->num, &d) && numeric_sign_of(v->num) >= 0)
 			return PG_INT64_MAX;
 	}
 	schema_error(loc, kw, "the value must be a non-negative integer");
+}
+
+typedef struct NumericKeyword
+{
+	const char *name;
+	size_t		offset;			/* of its JsNumber in JsNode */
+	uint8		flag;
+} NumericKeyword;
+
+static const NumericKeyword numeric_keywords[] = {
+	{"minimum", offsetof(JsNode, minimum), JS_HAS_MINIMUM},
+	{"maximum", offsetof(JsNode, maximum), JS_HAS_MAXIMUM},
+	{"exclusiveMinimum", offsetof(JsNode, exclusive_minimum), JS_HAS_EXMIN},
+	{"exclusiveMaximum", offsetof(JsNode, exclusive_maximum), JS_HAS_EXMAX},
+	{"multipleOf", offsetof(JsNode, multiple_of), JS_HAS_MULTIPLE},
+};
+
+static const NumericKeyword *
+numeric_keyword(const JV *k)
+{
+	for (size_t i = 0; i < lengthof(numeric_keywords); i++)
+		if (is_key(k, numeric_keywords[i].name))
+			return &numeric_keywords[i];
+	return NULL;
 }
 
 static void
@@ -980,6 +1010,7 @@ compile_node(Compiler *c, Loc *loc)
 	bool		has_items = false;
 	JV			additional_items = {0};
 	bool		has_additional_items = false;
+	const NumericKeyword *nk;
 
 	CHECK_FOR_INTERRUPTS();
 	n->compiled = true;
@@ -1067,34 +1098,12 @@ compile_node(Compiler *c, Loc *loc)
 			n->has_enum = true;
 			n->enum_values = v;
 		}
-		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "minimum"))
+		else if ((vocab & JS_VOCAB_VALIDATION) && (nk = numeric_keyword(&k)) != NULL)
 		{
-			number_kw(loc, "minimum", &v, &n->minimum);
-			n->numflags |= JS_HAS_MINIMUM;
-		}
-		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "maximum"))
-		{
-			number_kw(loc, "maximum", &v, &n->maximum);
-			n->numflags |= JS_HAS_MAXIMUM;
-		}
-		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "exclusiveMinimum"))
-		{
-			number_kw(loc, "exclusiveMinimum", &v, &n->exclusive_minimum);
-			n->numflags |= JS_HAS_EXMIN;
-		}
-		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "exclusiveMaximum"))
-		{
-			number_kw(loc, "exclusiveMaximum", &v, &n->exclusive_maximum);
-			n->numflags |= JS_HAS_EXMAX;
-		}
-		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "multipleOf"))
-		{
-			number_kw(loc, "multipleOf", &v, &n->multiple_of);
-			if (n->multiple_of.dec.ok ? n->multiple_of.dec.m <= 0 :
-				DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(v.num),
-												  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) <= 0)
+			number_kw(loc, nk->name, &v, (JsNumber *) ((char *) n + nk->offset));
+			n->numflags |= nk->flag;
+			if (nk->flag == JS_HAS_MULTIPLE && numeric_sign_of(v.num) <= 0)
 				schema_error(loc, "multipleOf", "the value must be greater than 0");
-			n->numflags |= JS_HAS_MULTIPLE;
 		}
 		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "minLength"))
 			n->min_length = nonnegative_int(loc, "minLength", &v);

@@ -558,7 +558,27 @@ items_unique(const JV *arr, int *first, int *second)
 	}
 }
 
-/* ---- arrays ---- */
+/* ---- arrays and objects ---- */
+
+/* minItems and maxItems, minProperties and maxProperties (-1: absent). */
+static bool
+size_ok(Eval *ev, int count, int64 min, int64 max, const char *min_kw,
+		const char *max_kw, const char *what, const char *members)
+{
+	if (min >= 0 && count < min)
+	{
+		REPORT(ev, min_kw, "the %s has %d %s, fewer than the minimum of " INT64_FORMAT,
+			   what, count, members, min);
+		return false;
+	}
+	if (max >= 0 && count > max)
+	{
+		REPORT(ev, max_kw, "the %s has %d %s, more than the maximum of " INT64_FORMAT,
+			   what, count, members, max);
+		return false;
+	}
+	return true;
+}
 
 pg_noinline static bool
 eval_array(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
@@ -566,19 +586,9 @@ eval_array(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	bool		ok = true;
 	int			count = jv_count(inst);
 
-	if (n->min_items >= 0 && count < n->min_items)
+	if (!size_ok(ev, count, n->min_items, n->max_items, "minItems", "maxItems", "array", "items"))
 	{
 		ok = false;
-		REPORT(ev, "minItems", "the array has %d items, fewer than the minimum of " INT64_FORMAT,
-			   count, n->min_items);
-		if (!ev->collect)
-			return false;
-	}
-	if (n->max_items >= 0 && count > n->max_items)
-	{
-		ok = false;
-		REPORT(ev, "maxItems", "the array has %d items, more than the maximum of " INT64_FORMAT,
-			   count, n->max_items);
 		if (!ev->collect)
 			return false;
 	}
@@ -694,19 +704,10 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	bool		ok = true;
 	int			count = jv_count(inst);
 
-	if (n->min_properties >= 0 && count < n->min_properties)
+	if (!size_ok(ev, count, n->min_properties, n->max_properties,
+				 "minProperties", "maxProperties", "object", "properties"))
 	{
 		ok = false;
-		REPORT(ev, "minProperties", "the object has %d properties, fewer than the minimum of " INT64_FORMAT,
-			   count, n->min_properties);
-		if (!ev->collect)
-			return false;
-	}
-	if (n->max_properties >= 0 && count > n->max_properties)
-	{
-		ok = false;
-		REPORT(ev, "maxProperties", "the object has %d properties, more than the maximum of " INT64_FORMAT,
-			   count, n->max_properties);
 		if (!ev->collect)
 			return false;
 	}
@@ -752,6 +753,7 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		JvIter		keys,
 					vals;
 		int			p = 0;
+		int			pcmp;
 		int			r = 0;
 		int			i = 0;
 		bool		members = n->properties || n->pattern_properties || n->additional_properties;
@@ -767,10 +769,13 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 			CHECK_FOR_INTERRUPTS();
 			jv_iter_next(&keys, &k);
 
-			while (r < n->nrequired &&
-				   jv_key_cmp(n->required[r].name, n->required[r].len, k.str, k.len) <= 0)
+			while (r < n->nrequired)
 			{
-				if (jv_key_cmp(n->required[r].name, n->required[r].len, k.str, k.len) < 0)
+				int			cmp = jv_key_cmp(n->required[r].name, n->required[r].len, k.str, k.len);
+
+				if (cmp > 0)
+					break;
+				if (cmp < 0)
 				{
 					ok = false;
 					REPORT(ev, "required", "the required property \"%.*s\" is missing",
@@ -789,11 +794,11 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 			}
 			jv_iter_next(&vals, &v);
 
+			pcmp = 1;
 			while (p < n->nproperties &&
-				   jv_key_cmp(n->properties[p].name, n->properties[p].len, k.str, k.len) < 0)
+				   (pcmp = jv_key_cmp(n->properties[p].name, n->properties[p].len, k.str, k.len)) < 0)
 				p++;
-			if (p < n->nproperties &&
-				jv_key_cmp(n->properties[p].name, n->properties[p].len, k.str, k.len) == 0)
+			if (p < n->nproperties && pcmp == 0)
 			{
 				matched = true;
 				PUSH_KW(ev, "properties");
@@ -1177,8 +1182,13 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		return true;
 	}
 
-	check_stack_depth();
-	if (++ev->depth > MAX_EVAL_DEPTH)
+	/*
+	 * Every eighth level is enough: eight frames are a few kilobytes, well
+	 * within the slack PostgreSQL leaves beyond max_stack_depth.
+	 */
+	if ((++ev->depth & 7) == 0)
+		check_stack_depth();
+	if (ev->depth > MAX_EVAL_DEPTH)
 		ereport(ERROR,
 				(errcode(ERRCODE_STATEMENT_TOO_COMPLEX),
 				 errmsg("JSON schema evaluation is nested more than %d levels deep", MAX_EVAL_DEPTH),

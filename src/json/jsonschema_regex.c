@@ -374,6 +374,18 @@ simple_precompute(JsSimplePattern *p)
 		p->follow[j] = closure_word(p, j + 1) | (p->states[j].loop ? closure_word(p, j) : 0);
 }
 
+/*
+ * Where the UTF-8 character starting at s[i] ends: a non-ASCII character
+ * is one character, which no simple class holds.
+ */
+static inline size_t
+last_byte_of_char(const char *s, size_t len, size_t i)
+{
+	while (i + 1 < len && ((unsigned char) s[i + 1] & 0xC0) == 0x80)
+		i++;
+	return i;
+}
+
 /* The one-word simulation of jsonschema_simple_match. */
 static bool
 simple_match_small(const JsSimplePattern *p, const char *s, size_t len)
@@ -394,9 +406,7 @@ simple_match_small(const JsSimplePattern *p, const char *s, size_t len)
 		c = (unsigned char) s[i];
 		if (c >= 0x80)
 		{
-			/* one non-ASCII character: no simple class holds it */
-			while (i + 1 < len && ((unsigned char) s[i + 1] & 0xC0) == 0x80)
-				i++;
+			i = last_byte_of_char(s, len, i);
 			hit = 0;
 		}
 		else
@@ -590,11 +600,7 @@ jsonschema_simple_match(const JsSimplePattern *p, const char *s, size_t len)
 			return false;
 		c = (unsigned char) s[i];
 		if (c >= 0x80)
-		{
-			/* one non-ASCII character: no simple class holds it */
-			while (i + 1 < len && ((unsigned char) s[i + 1] & 0xC0) == 0x80)
-				i++;
-		}
+			i = last_byte_of_char(s, len, i);
 		memset(&next, 0, sizeof(next));
 		for (int w = 0; w < words; w++)
 		{

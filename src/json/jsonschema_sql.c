@@ -365,6 +365,31 @@ schema_for(FunctionCallInfo fcinfo, CallSite *site, Jsonb *schema)
 	return s;
 }
 
+/*
+ * The compiled schema of the document named uri: a built-in meta-schema,
+ * else a registered schema; NULL if neither.  Kept at the call site.
+ */
+static JsSchema *
+schema_by_uri(FunctionCallInfo fcinfo, CallSite *site, const char *uri)
+{
+	uint64		epoch = registry_epoch;
+	bool		from_registry = false;
+	bool		transient;
+	JsSchema   *s;
+	Jsonb	   *doc = jsonschema_builtin(uri);
+
+	if (doc == NULL)
+	{
+		doc = jsonschema_registry_lookup(uri);
+		from_registry = true;
+	}
+	if (doc == NULL)
+		return NULL;
+	s = cache_get(doc, uri, from_registry, epoch, &transient);
+	site_keep(fcinfo, site, s, transient, uri);
+	return s;
+}
+
 /* ---- SQL functions ---- */
 
 static bool
@@ -491,7 +516,6 @@ apikit_json_schema_is_valid(PG_FUNCTION_ARGS)
 	JV			root;
 	JV			kw;
 	const char *meta_uri = jsonschema_metaschema_uri(apikit_json_default_draft);
-	Jsonb	   *meta;
 	JsSchema   *s;
 	bool		ok;
 	MemoryContext old;
@@ -512,26 +536,11 @@ apikit_json_schema_is_valid(PG_FUNCTION_ARGS)
 	if (site->schema && site->generation == cache_generation && site->uri &&
 		strcmp(site->uri, meta_uri) == 0)
 		s = site->schema;
-	else
-	{
-		uint64		epoch = registry_epoch;
-		bool		from_registry = false;
-		bool		transient;
-
-		meta = jsonschema_builtin(meta_uri);
-		if (meta == NULL)
-		{
-			meta = jsonschema_registry_lookup(meta_uri);
-			from_registry = true;
-		}
-		if (meta == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown JSON schema meta-schema \"%s\"", meta_uri),
-					 errhint("Use \"https://json-schema.org/draft/2020-12/schema\" or \"http://json-schema.org/draft-07/schema#\", or register the meta-schema in apikit.json_schemas.")));
-		s = cache_get(meta, meta_uri, from_registry, epoch, &transient);
-		site_keep(fcinfo, site, s, transient, meta_uri);
-	}
+	else if ((s = schema_by_uri(fcinfo, site, meta_uri)) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown JSON schema meta-schema \"%s\"", meta_uri),
+				 errhint("Use \"https://json-schema.org/draft/2020-12/schema\" or \"http://json-schema.org/draft-07/schema#\", or register the meta-schema in apikit.json_schemas.")));
 	old = MemoryContextSwitchTo(site->eval_cxt);
 	ok = jsonschema_validate(s, schema, NULL, true);
 	MemoryContextSwitchTo(old);
@@ -552,26 +561,11 @@ apikit_json_validate_uri(PG_FUNCTION_ARGS)
 	if (site->schema && site->generation == cache_generation &&
 		site->draft == apikit_json_default_draft && site->uri && strcmp(site->uri, uri) == 0)
 		s = site->schema;
-	else
-	{
-		uint64		epoch = registry_epoch;
-		bool		from_registry = false;
-		bool		transient;
-		Jsonb	   *schema = jsonschema_builtin(uri);
-
-		if (schema == NULL)
-		{
-			schema = jsonschema_registry_lookup(uri);
-			from_registry = true;
-		}
-		if (schema == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("no JSON schema is registered under \"%s\"", uri),
-					 errhint("Register it with INSERT INTO apikit.json_schemas (uri, schema).")));
-		s = cache_get(schema, uri, from_registry, epoch, &transient);
-		site_keep(fcinfo, site, s, transient, uri);
-	}
+	else if ((s = schema_by_uri(fcinfo, site, uri)) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no JSON schema is registered under \"%s\"", uri),
+				 errhint("Register it with INSERT INTO apikit.json_schemas (uri, schema).")));
 	old = MemoryContextSwitchTo(site->eval_cxt);
 	ok = jsonschema_validate(s, instance, NULL, apikit_json_format_assertion);
 	MemoryContextSwitchTo(old);
