@@ -139,6 +139,8 @@ DELETE FROM apikit.json_schemas WHERE uri = 'https://example.com/schemas/sku';
 SELECT apikit.json_validate('{"$ref": "https://example.com/schemas/line"}', '{"sku": "abc"}');
 SELECT apikit.json_validate_uri('https://example.com/schemas/nothing', '1');
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/s#frag', '{}');
+-- The change notice fires under logical replication's apply too.
+SELECT tgenabled FROM pg_trigger WHERE tgname = 'json_schemas_changed';
 -- Meta-schemas are built in: no network, no registry.
 SELECT apikit.json_validate('{"$ref": "https://json-schema.org/draft/2020-12/schema"}', '{"type": 5}') AS meta_by_ref;
 

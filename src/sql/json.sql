@@ -24,6 +24,9 @@ CREATE FUNCTION apikit.json_schemas_changed() RETURNS trigger
 CREATE TRIGGER json_schemas_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikit.json_schemas
 	FOR EACH STATEMENT EXECUTE FUNCTION apikit.json_schemas_changed();
+-- Also when logical replication applies a change (session_replication_role
+-- = replica), so that a subscriber's backends see registry changes too.
+ALTER TABLE apikit.json_schemas ENABLE ALWAYS TRIGGER json_schemas_changed;
 
 -- IMMUTABLE so that CHECK constraints and index expressions may use it.
 -- The answer also depends on apikit.json_default_draft (schemas without
