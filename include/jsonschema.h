@@ -320,6 +320,7 @@ typedef struct JsSchema
 	Jsonb	   *source;			/* the schema, copied: nodes point into it */
 	bool		uses_registry;	/* read apikit.json_schemas */
 	List	   *patterns;		/* JsPattern: regex_t must be freed */
+	bool		unresolved;		/* a reference was let through (restore) */
 	int			default_draft;
 } JsSchema;
 

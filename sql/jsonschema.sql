@@ -139,6 +139,16 @@ DELETE FROM apikit.json_schemas WHERE uri = 'https://example.com/schemas/sku';
 SELECT apikit.json_validate('{"$ref": "https://example.com/schemas/line"}', '{"sku": "abc"}');
 SELECT apikit.json_validate_uri('https://example.com/schemas/nothing', '1');
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/s#frag', '{}');
+-- Restores run with check_function_bodies off and may bring a table's
+-- rows before the registry: an unregistered reference then accepts
+-- anything (said once), and is never cached that way.
+SET check_function_bodies = off;
+SELECT apikit.json_validate('{"$ref": "https://restore.example/later"}', '1') AS before_registry;
+INSERT INTO apikit.json_schemas VALUES ('https://restore.example/later', '{"type": "string"}');
+SELECT apikit.json_validate('{"$ref": "https://restore.example/later"}', '1') AS after_registry;
+RESET check_function_bodies;
+DELETE FROM apikit.json_schemas WHERE uri = 'https://restore.example/later';
+SELECT apikit.json_validate('{"$ref": "https://restore.example/later"}', '1');
 -- The change notice fires under logical replication's apply too.
 SELECT tgenabled FROM pg_trigger WHERE tgname = 'json_schemas_changed';
 -- Meta-schemas are built in: no network, no registry.

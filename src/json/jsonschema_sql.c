@@ -259,7 +259,8 @@ cache_get(Jsonb *schema, const char *uri, bool from_registry,
 	if (from_registry)
 		s->uses_registry = true;	/* the URI's entry may change */
 	*transient = false;
-	if (s->uses_registry && (registry_epoch != epoch_before || registry_changed_in_xact))
+	if (s->unresolved ||
+		(s->uses_registry && (registry_epoch != epoch_before || registry_changed_in_xact)))
 	{
 		*transient = true;
 		return s;
