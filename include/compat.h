@@ -30,6 +30,18 @@ extern PGDLLEXPORT void _PG_init(void);
 #endif
 
 /*
+ * PostgreSQL 17 lets the caller supply the JSON lexer's context and takes
+ * the text as const.
+ */
+#if PG_VERSION_NUM >= 170000
+#define apikit_json_lexer(json, len) \
+	makeJsonLexContextCstringLen(NULL, (json), (len), GetDatabaseEncoding(), false)
+#else
+#define apikit_json_lexer(json, len) \
+	makeJsonLexContextCstringLen((char *) (json), (len), GetDatabaseEncoding(), false)
+#endif
+
+/*
  * PostgreSQL 16 renamed SetSingleFuncCall() to InitMaterializedSRF(); the
  * behaviour is the same.
  */

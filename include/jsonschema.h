@@ -270,6 +270,8 @@ struct JsNode
 	JsPattern  *pattern;
 	JsonSchemaFormat format;
 	const char *format_name;
+	bool		content_base64; /* draft 7 asserts contentEncoding... */
+	bool		content_json;	/* ...and contentMediaType */
 
 	JsNamedNode *required;		/* names (node unused), in jsonb key order */
 	int			nrequired;

@@ -57,4 +57,13 @@ extern const char *jsonschema_format_name(JsonSchemaFormat f);
  */
 extern bool jsonschema_format_check(JsonSchemaFormat f, const char *s, size_t len);
 
+/*
+ * Draft 7's contentEncoding "base64" (RFC 4648 section 4: the standard
+ * alphabet, length a multiple of four, '=' padding only at the end).
+ * Decodes s[0..len) into out (at least len / 4 * 3 bytes) and sets
+ * *out_len; false when s is not base64.  out may be NULL to only check.
+ */
+extern bool jsonschema_base64_decode(const char *s, size_t len,
+									 unsigned char *out, size_t *out_len);
+
 #endif							/* APIKIT_JSONSCHEMA_FORMAT_H */

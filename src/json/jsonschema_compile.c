@@ -1225,6 +1225,13 @@ compile_node(Compiler *c, Loc *loc)
 			}
 			n->dep_required_kw = "dependentRequired";
 		}
+		else if (draft7 && is_key(&k, "contentEncoding"))
+		{
+			/* draft 7 lets validators assert content; apikit knows base64 */
+			n->content_base64 = v.type == JV_STRING && is_key(&v, "base64");
+		}
+		else if (draft7 && is_key(&k, "contentMediaType"))
+			n->content_json = v.type == JV_STRING && is_key(&v, "application/json");
 		else if ((vocab & JS_VOCAB_FORMAT) && is_key(&k, "format"))
 		{
 			if (v.type != JV_STRING)

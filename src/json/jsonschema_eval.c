@@ -25,6 +25,8 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "common/jsonapi.h"
+#include "compat.h"
 #include "jsonschema.h"
 #include "jsonschema_regex.h"
 #include "jsonschema_uri.h"
@@ -403,6 +405,34 @@ eval_number(Eval *ev, JsNode *n, const JV *inst)
 	return ok;
 }
 
+/* Draft 7's content keywords: base64 that decodes, JSON that parses. */
+static bool
+content_ok(Eval *ev, JsNode *n, const JV *inst)
+{
+	const char *data = inst->str;
+	size_t		len = inst->len;
+
+	if (n->content_base64)
+	{
+		unsigned char *decoded = palloc(inst->len / 4 * 3 + 1);
+
+		if (!jsonschema_base64_decode(inst->str, inst->len, decoded, &len))
+		{
+			REPORT(ev, "contentEncoding", "the string is not valid base64");
+			return false;
+		}
+		data = (const char *) decoded;
+	}
+	if (n->content_json &&
+		(!pg_verifymbstr(data, len, true) ||
+		 pg_parse_json(apikit_json_lexer(data, len), &nullSemAction) != JSON_SUCCESS))
+	{
+		REPORT(ev, "contentMediaType", "the content is not valid JSON");
+		return false;
+	}
+	return true;
+}
+
 static int
 utf8_length(const char *s, int len)
 {
@@ -447,6 +477,15 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 		REPORT(ev, "pattern", "the string does not match the pattern \"%.200s\"", n->pattern->source);
 		if (!ev->collect)
 			return false;
+	}
+	if (n->content_base64 || n->content_json)
+	{
+		if (!content_ok(ev, n, inst))
+		{
+			ok = false;
+			if (!ev->collect)
+				return false;
+		}
 	}
 	if (n->format != JSF_UNKNOWN && ev->format_assertion)
 	{
@@ -1248,7 +1287,8 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				ok = false;
 			break;
 		case JV_STRING:
-			if ((n->min_length >= 0 || n->max_length >= 0 || n->pattern || n->format != JSF_UNKNOWN) &&
+			if ((n->min_length >= 0 || n->max_length >= 0 || n->pattern || n->format != JSF_UNKNOWN ||
+				 n->content_base64 || n->content_json) &&
 				!eval_string(ev, n, inst))
 				ok = false;
 			break;

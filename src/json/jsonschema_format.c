@@ -2483,3 +2483,66 @@ idna_props(uint32_t cp)
 	}
 	return idna_ranges[lo].props;
 }
+
+/* ---------------------------------------------------------------- */
+/* contentEncoding "base64" (draft 7), RFC 4648 section 4 */
+
+static int
+base64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+bool
+jsonschema_base64_decode(const char *s, size_t len, unsigned char *out,
+						 size_t *out_len)
+{
+	size_t		n = 0;
+
+	if (len % 4 != 0)
+		return false;
+	for (size_t i = 0; i < len; i += 4)
+	{
+		int			v[4];
+		int			pad = 0;
+
+		for (int k = 0; k < 4; k++)
+		{
+			unsigned char c = (unsigned char) s[i + k];
+
+			if (c == '=' && i + 4 == len && k >= 2)
+			{
+				/* padding: only in the last quantum, and only at its end */
+				if (k == 2 && s[i + 3] != '=')
+					return false;
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			if (pad > 0 || (v[k] = base64_value(c)) < 0)
+				return false;
+		}
+		if (out)
+		{
+			out[n] = (unsigned char) ((v[0] << 2) | (v[1] >> 4));
+			if (pad < 2)
+				out[n + 1] = (unsigned char) (((v[1] & 0xF) << 4) | (v[2] >> 2));
+			if (pad < 1)
+				out[n + 2] = (unsigned char) (((v[2] & 0x3) << 6) | v[3]);
+		}
+		n += 3 - pad;
+	}
+	if (out_len)
+		*out_len = n;
+	return true;
+}

@@ -667,6 +667,29 @@ test_length_delimited(void)
 	}
 }
 
+static void
+test_base64(void)
+{
+	unsigned char out[64];
+	size_t		n = 0;
+
+	CHECK(jsonschema_base64_decode("eyJmb28iOiAiYmFyIn0K", 20, out, &n));
+	CHECK_EQ(n, 15);
+	CHECK(memcmp(out, "{\"foo\": \"bar\"}\n", 15) == 0);
+	CHECK(jsonschema_base64_decode("ezp9Cg==", 8, out, &n));
+	CHECK_EQ(n, 4);
+	CHECK(memcmp(out, "{:}\n", 4) == 0);
+	CHECK(jsonschema_base64_decode("YWI=", 4, out, &n));
+	CHECK_EQ(n, 2);
+	CHECK(jsonschema_base64_decode("", 0, out, &n));
+	CHECK_EQ(n, 0);
+	CHECK(!jsonschema_base64_decode("eyJmb28iOi%iYmFyIn0K", 20, NULL, NULL));	/* '%' */
+	CHECK(!jsonschema_base64_decode("{}", 2, NULL, NULL));	/* length */
+	CHECK(!jsonschema_base64_decode("YQ=a", 4, NULL, NULL));	/* data after '=' */
+	CHECK(!jsonschema_base64_decode("Y===", 4, NULL, NULL));	/* too much padding */
+	CHECK(!jsonschema_base64_decode("YQ==YWI=", 8, NULL, NULL));	/* '=' mid-string */
+}
+
 int
 main(void)
 {
@@ -687,5 +710,6 @@ main(void)
 	RUN(test_uuid);
 	RUN(test_json_pointer);
 	RUN(test_length_delimited);
+	RUN(test_base64);
 	UNIT_DONE("jsonschema_format");
 }
