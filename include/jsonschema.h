@@ -134,6 +134,25 @@ jv_iter_next(JvIter *it, JV *out)
 	it->i++;
 }
 
+/* An object's members in order: while (jv_pairs_next(&p, &k, &v)) ... */
+typedef struct JvPairs
+{
+	JvIter		keys;
+	JvIter		values;
+} JvPairs;
+
+extern void jv_pairs_init(JvPairs *p, const JV *obj);
+
+static inline bool
+jv_pairs_next(JvPairs *p, JV *key, JV *value)
+{
+	if (p->keys.i >= p->keys.end)
+		return false;
+	jv_iter_next(&p->keys, key);
+	jv_iter_next(&p->values, value);
+	return true;
+}
+
 /*
  * jsonb's key order: shorter first, then bytes.  Inline and byte-wise:
  * keys are short, and the merges of eval_object compare many.

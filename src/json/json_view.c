@@ -118,6 +118,13 @@ jv_iter_keys(JvIter *it, const JV *obj)
 }
 
 void
+jv_pairs_init(JvPairs *p, const JV *obj)
+{
+	jv_iter_keys(&p->keys, obj);
+	jv_iter_object_values(&p->values, obj);
+}
+
+void
 jv_iter_object_values(JvIter *it, const JV *obj)
 {
 	int			n = jv_count(obj);

@@ -297,21 +297,15 @@ apply_dialect(Compiler *c, const JV *schema_kw, int16 *draft, uint8 *vocab,
 	*vocab = JS_VOCAB_ALL;
 	if (jv_object_find(&meta->value, "$vocabulary", 11, &v) && v.type == JV_OBJECT)
 	{
-		JvIter		keys,
-					vals;
+		JvPairs		pairs;
+		JV			k,
+					required;
 
 		*vocab = 0;
-		jv_iter_keys(&keys, &v);
-		jv_iter_object_values(&vals, &v);
-		while (keys.i < keys.end)
+		jv_pairs_init(&pairs, &v);
+		while (jv_pairs_next(&pairs, &k, &required))
 		{
-			JV			k,
-						required;
-			uint8		bit;
-
-			jv_iter_next(&keys, &k);
-			jv_iter_next(&vals, &required);
-			bit = vocab_bit(k.str, k.len);
+			uint8		bit = vocab_bit(k.str, k.len);
 			if (bit == 0xFF)
 			{
 				if (required.type == JV_BOOL && required.b)
@@ -399,22 +393,15 @@ static void
 scan_schema_map(Compiler *c, const JV *map, StringInfo docptr, const char *kw,
 				Frame *frames, int nframes, int16 draft, uint8 vocab)
 {
-	JvIter		keys,
-				vals;
+	JvPairs		pairs;
+	JV			k,
+				v;
 
 	if (map->type != JV_OBJECT)
 		return;
-	jv_iter_keys(&keys, map);
-	jv_iter_object_values(&vals, map);
-	while (keys.i < keys.end)
-	{
-		JV			k,
-					v;
-
-		jv_iter_next(&keys, &k);
-		jv_iter_next(&vals, &v);
+	jv_pairs_init(&pairs, map);
+	while (jv_pairs_next(&pairs, &k, &v))
 		scan_child(c, &v, docptr, kw, k.str, k.len, -1, frames, nframes, draft, vocab);
-	}
 }
 
 static void
@@ -978,23 +965,18 @@ static JsNamedNode *
 schema_map(Compiler *c, Loc *loc, const char *kw, const JV *v, int *count)
 {
 	JsNamedNode *out;
-	JvIter		keys,
-				vals;
+	JvPairs		pairs;
+	JV			k,
+				x;
 	int			i = 0;
 
 	if (v->type != JV_OBJECT)
 		schema_error(loc, kw, "the value must be an object of schemas");
 	*count = jv_count(v);
 	out = palloc(sizeof(JsNamedNode) * Max(*count, 1));
-	jv_iter_keys(&keys, v);
-	jv_iter_object_values(&vals, v);
-	while (keys.i < keys.end)
+	jv_pairs_init(&pairs, v);
+	while (jv_pairs_next(&pairs, &k, &x))
 	{
-		JV			k,
-					x;
-
-		jv_iter_next(&keys, &k);
-		jv_iter_next(&vals, &x);
 		out[i].name = k.str;
 		out[i].len = k.len;
 		out[i].node = child(c, loc, &x, kw, k.str, k.len, -1);
@@ -1039,8 +1021,8 @@ compile_node(Compiler *c, Loc *loc)
 {
 	JsNode	   *n = loc->node;
 	JV			obj = loc->value;
-	JvIter		keys,
-				vals;
+	JvPairs		pairs;
+	JV			k;
 	bool		draft7 = loc->draft == JS_DRAFT_7;
 	uint8		vocab = loc->vocab;
 	JV			v;
@@ -1062,15 +1044,9 @@ compile_node(Compiler *c, Loc *loc)
 		return;
 	}
 
-	jv_iter_keys(&keys, &obj);
-	jv_iter_object_values(&vals, &obj);
-	while (keys.i < keys.end)
+	jv_pairs_init(&pairs, &obj);
+	while (jv_pairs_next(&pairs, &k, &v))
 	{
-		JV			k;
-
-		jv_iter_next(&keys, &k);
-		jv_iter_next(&vals, &v);
-
 		if (is_key(&k, "$ref"))
 		{
 			if (v.type != JV_STRING)
@@ -1206,20 +1182,15 @@ compile_node(Compiler *c, Loc *loc)
 		}
 		else if ((vocab & JS_VOCAB_VALIDATION) && is_key(&k, "dependentRequired") && !draft7)
 		{
-			JvIter		ks,
-						vs;
+			JvPairs		deps;
+			JV			dk,
+						dv;
 
 			if (v.type != JV_OBJECT)
 				schema_error(loc, "dependentRequired", "the value must be an object of string arrays");
-			jv_iter_keys(&ks, &v);
-			jv_iter_object_values(&vs, &v);
-			while (ks.i < ks.end)
+			jv_pairs_init(&deps, &v);
+			while (jv_pairs_next(&deps, &dk, &dv))
 			{
-				JV			dk,
-							dv;
-
-				jv_iter_next(&ks, &dk);
-				jv_iter_next(&vs, &dv);
 				check_string_array(loc, "dependentRequired", &dv);
 				add_dep_required(n, dk.str, dk.len, &dv);
 			}
@@ -1269,22 +1240,17 @@ compile_node(Compiler *c, Loc *loc)
 			 * Draft 7's keyword; 2020-12 split it in two, and its
 			 * meta-schema still describes it, so it works there too.
 			 */
-			JvIter		ks,
-						vs;
+			JvPairs		deps;
+			JV			dk,
+						dv;
 			int			i = 0;
 
 			if (v.type != JV_OBJECT)
 				schema_error(loc, "dependencies", "the value must be an object");
 			n->dep_schemas = palloc(sizeof(JsNamedNode) * Max(jv_count(&v), 1));
-			jv_iter_keys(&ks, &v);
-			jv_iter_object_values(&vs, &v);
-			while (ks.i < ks.end)
+			jv_pairs_init(&deps, &v);
+			while (jv_pairs_next(&deps, &dk, &dv))
 			{
-				JV			dk,
-							dv;
-
-				jv_iter_next(&ks, &dk);
-				jv_iter_next(&vs, &dv);
 				if (dv.type == JV_ARRAY)
 				{
 					check_string_array(loc, "dependencies", &dv);

@@ -1090,42 +1090,48 @@ eval_combinators(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	return ok;
 }
 
+pg_noinline /*
+ * A member no other keyword evaluated, against "unevaluatedProperties" or
+ * "unevaluatedItems"; what names it in the message (only when collecting).
+ */
+static bool
+eval_leftover(Eval *ev, JsNode *schema, const char *kw, const JV *member,
+			  const char *what)
+{
+	bool		ok;
+
+	if (schema->boolean == 0)
+	{
+		REPORT(ev, kw, "%s is not allowed here (no schema evaluates it)", what);
+		return false;
+	}
+	PUSH_KW(ev, kw);
+	ok = eval(ev, schema, member, NULL);
+	POP(ev, kpath);
+	return ok;
+}
+
 pg_noinline static bool
 eval_unevaluated(Eval *ev, JsNode *n, const JV *inst, Annot *local)
 {
 	bool		ok = true;
-	JvIter		keys,
-				vals;
 	int			i = 0;
 
 	if (inst->type == JV_OBJECT && n->unevaluated_properties)
 	{
-		jv_iter_keys(&keys, inst);
-		jv_iter_object_values(&vals, inst);
-		while (keys.i < keys.end)
-		{
-			JV			k,
-						v;
+		JvPairs		pairs;
+		JV			k,
+					v;
 
-			jv_iter_next(&keys, &k);
-			jv_iter_next(&vals, &v);
+		jv_pairs_init(&pairs, inst);
+		while (jv_pairs_next(&pairs, &k, &v))
+		{
 			if (!annot_has(local, i))
 			{
 				PUSH_KEY(ev, ipath, k.str, k.len);
-				if (n->unevaluated_properties->boolean == 0)
-				{
+				if (!eval_leftover(ev, n->unevaluated_properties, "unevaluatedProperties", &v,
+								   ev->collect ? psprintf("the property \"%.*s\"", k.len, k.str) : NULL))
 					ok = false;
-					REPORT(ev, "unevaluatedProperties",
-						   "the property \"%.*s\" is not allowed here (no schema evaluates it)",
-						   k.len, k.str);
-				}
-				else
-				{
-					PUSH_KW(ev, "unevaluatedProperties");
-					if (!eval(ev, n->unevaluated_properties, &v, NULL))
-						ok = false;
-					POP(ev, kpath);
-				}
 				POP(ev, ipath);
 				if (!ok && !ev->collect)
 					return false;
@@ -1136,28 +1142,20 @@ eval_unevaluated(Eval *ev, JsNode *n, const JV *inst, Annot *local)
 	}
 	else if (inst->type == JV_ARRAY && n->unevaluated_items)
 	{
-		jv_iter_values(&vals, inst);
-		while (vals.i < vals.end)
+		JvIter		items;
+
+		jv_iter_values(&items, inst);
+		while (items.i < items.end)
 		{
 			JV			v;
 
-			jv_iter_next(&vals, &v);
+			jv_iter_next(&items, &v);
 			if (!annot_has(local, i))
 			{
 				PUSH_INDEX(ev, ipath, i);
-				if (n->unevaluated_items->boolean == 0)
-				{
+				if (!eval_leftover(ev, n->unevaluated_items, "unevaluatedItems", &v,
+								   ev->collect ? psprintf("item %d", i) : NULL))
 					ok = false;
-					REPORT(ev, "unevaluatedItems",
-						   "item %d is not allowed here (no schema evaluates it)", i);
-				}
-				else
-				{
-					PUSH_KW(ev, "unevaluatedItems");
-					if (!eval(ev, n->unevaluated_items, &v, NULL))
-						ok = false;
-					POP(ev, kpath);
-				}
 				POP(ev, ipath);
 				if (!ok && !ev->collect)
 					return false;
