@@ -342,6 +342,7 @@ typedef struct JsSchema
 	bool		uses_registry;	/* read apikit.json_schemas */
 	List	   *patterns;		/* JsPattern: regex_t must be freed */
 	bool		unresolved;		/* a reference was let through (restore) */
+	MemoryContextCallback patterns_freed;	/* pg_regfree when cxt goes */
 	int			default_draft;
 } JsSchema;
 
@@ -351,6 +352,7 @@ extern void jsonschema_free(JsSchema *s);
 extern Jsonb *jsonschema_builtin(const char *uri);	/* jsonschema_meta.c */
 extern const char *jsonschema_metaschema_uri(int draft);
 extern int16 jsonschema_known_draft(const char *uri);
+extern bool jsonschema_restoring(void);
 
 /* ---- evaluation (jsonschema_eval.c) ---- */
 

@@ -146,9 +146,40 @@ SET check_function_bodies = off;
 SELECT apikit.json_validate('{"$ref": "https://restore.example/later"}', '1') AS before_registry;
 INSERT INTO apikit.json_schemas VALUES ('https://restore.example/later', '{"type": "string"}');
 SELECT apikit.json_validate('{"$ref": "https://restore.example/later"}', '1') AS after_registry;
+-- ... only for a document that is missing: a bad pointer or anchor in a
+-- document that was found stays an error, restore or not.
+SELECT apikit.json_validate('{"$defs": {"s": {"type": "string"}}, "$ref": "#/$defs/sx"}', '1');
+SELECT apikit.json_validate('{"$ref": "#misspelt"}', '1');
+-- A meta-schema not registered yet: its dialect is unknown, so the whole
+-- schema accepts anything (guessing a draft would reject good rows).
+SELECT apikit.json_validate('{"$schema": "urn:unregistered-meta", "items": [{"type": "string"}], "minimum": 5}', '1') AS unknown_dialect;
+-- json_validate_uri of a URI not registered yet, likewise.
+SELECT apikit.json_validate_uri('https://restore.example/not-yet', '1') AS uri_not_yet;
 RESET check_function_bodies;
 DELETE FROM apikit.json_schemas WHERE uri = 'https://restore.example/later';
 SELECT apikit.json_validate('{"$ref": "https://restore.example/later"}', '1');
+-- Schemas that cannot be cached (the registry changed in this
+-- transaction) are freed with their statement, regex memory included:
+-- 300 statements, each compiling 200 patterns, leave the backend's size
+-- where it was.
+INSERT INTO apikit.json_schemas
+SELECT 'https://leak.example/p', jsonb_build_object('properties',
+		jsonb_object_agg('p' || g, jsonb_build_object('pattern', '^(a|b' || g || ')+$')))
+  FROM generate_series(1, 200) g;
+CREATE FUNCTION pg_temp.rss_kb() RETURNS bigint LANGUAGE sql AS
+$$ SELECT substring(pg_read_file('/proc/self/status') FROM 'VmRSS:\s+(\d+)')::bigint $$;
+BEGIN;
+UPDATE apikit.json_schemas SET schema = schema WHERE uri = 'https://leak.example/p';
+SELECT pg_temp.rss_kb() AS rss_before \gset
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXECUTE 'SELECT apikit.json_validate_uri($1, $2)' USING 'https://leak.example/p', '{"p1": "ab1"}'::jsonb;
+	END LOOP;
+END $$;
+SELECT pg_temp.rss_kb() - :rss_before < 50000 AS no_leak;
+COMMIT;
+DELETE FROM apikit.json_schemas WHERE uri = 'https://leak.example/p';
 -- The change notice fires under logical replication's apply too.
 SELECT tgenabled FROM pg_trigger WHERE tgname = 'json_schemas_changed';
 -- Meta-schemas are built in: no network, no registry.

@@ -140,8 +140,10 @@ typedef struct Compiler
 	Map			containers;		/* JsonbContainer * -> Loc */
 	Map			docs;			/* document URI -> Loc of its root */
 	List	   *pending;		/* Loc whose node awaits compiling */
+	bool		accept_all;		/* a restore met an unregistered meta-schema */
 } Compiler;
 
+static void free_patterns(void *arg);
 static void scan(Compiler *c, JV *v, StringInfo docptr, Frame *frames,
 				 int nframes, int16 draft, uint8 vocab);
 static Loc *load_document(Compiler *c, const char *uri, int16 draft);
@@ -190,14 +192,13 @@ schema_error(const Loc *loc, const char *keyword, const char *problem)
  * that is not registered (yet) accepts any value, as the rows passed the
  * constraint when they were written.  Such a compile is never cached.
  */
-static bool
-restoring(Compiler *c)
+bool
+jsonschema_restoring(void)
 {
 	static bool warned = false;
 
 	if (check_function_bodies)
 		return false;
-	c->schema->unresolved = true;
 	if (!warned)
 	{
 		ereport(WARNING,
@@ -206,6 +207,15 @@ restoring(Compiler *c)
 				 errhint("Set check_function_bodies to on outside restores.")));
 		warned = true;
 	}
+	return true;
+}
+
+static bool
+restoring(Compiler *c)
+{
+	if (!jsonschema_restoring())
+		return false;
+	c->schema->unresolved = true;
 	return true;
 }
 
@@ -286,7 +296,11 @@ apply_dialect(Compiler *c, const JV *schema_kw, int16 *draft, uint8 *vocab,
 				 errdetail("A chain of \"$schema\" must end at a draft's own meta-schema.")));
 	meta = load_document(c, uri, *draft);
 	if (meta == NULL && restoring(c))
-		return;					/* the draft in effect, every vocabulary */
+	{
+		/* its dialect is unknown: the whole schema accepts anything */
+		c->accept_all = true;
+		return;
+	}
 	if (meta == NULL || meta->value.type != JV_OBJECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -663,6 +677,8 @@ resolve_ref(Compiler *c, Loc *from, const char *kw, const JV *ref)
 	size_t		baselen;
 	size_t		n;
 	Loc		   *loc;
+	Loc		   *root;
+	char	   *base;
 
 	if (!jsonschema_uri_resolve(from->resource->base, ref->str, ref->len, uri, sizeof(uri)))
 		schema_error(from, kw, "the reference is too long");
@@ -679,21 +695,20 @@ resolve_ref(Compiler *c, Loc *from, const char *kw, const JV *ref)
 	if (loc)
 		return loc;
 
+	base = pnstrdup(uri, baselen);
+	root = map_get(&c->names, base, baselen);
+	if (root == NULL && !map_get(&c->docs, base, baselen))
 	{
-		char	   *base = pnstrdup(uri, baselen);
-		Loc		   *root = map_get(&c->names, base, baselen);
-
-		if (root == NULL && !map_get(&c->docs, base, baselen))
-		{
-			root = load_document(c, base, from->draft);
-			loc = map_get(&c->names, uri, strlen(uri));
-			if (loc)
-				return loc;
-		}
-		if (root && uri[baselen] == '#' && uri[baselen + 1] == '/')
-			loc = follow_pointer(c, root, uri + baselen + 1);
+		root = load_document(c, base, from->draft);
+		loc = map_get(&c->names, uri, strlen(uri));
+		if (loc)
+			return loc;
 	}
-	if (loc == NULL && restoring(c))
+	if (root && uri[baselen] == '#' && uri[baselen + 1] == '/')
+		loc = follow_pointer(c, root, uri + baselen + 1);
+
+	/* a missing document, not a bad pointer or anchor in a found one */
+	if (loc == NULL && root == NULL && restoring(c))
 	{
 		/* while a dump is restored: accept what the missing schema checked */
 		JV			anything = {.type = JV_BOOL, .b = true};
@@ -1035,6 +1050,10 @@ compile_node(Compiler *c, Loc *loc)
 	CHECK_FOR_INTERRUPTS();
 	n->compiled = true;
 
+	/* a restore met a meta-schema not registered yet: see accept_all */
+	if (c->accept_all)
+		return;
+
 	/* draft 7: "$ref" stands alone, its siblings are ignored */
 	if (draft7 && jv_object_find(&obj, "$ref", 4, &v))
 	{
@@ -1344,6 +1363,9 @@ jsonschema_compile(Jsonb *schema, const char *uri, int default_draft,
 
 	s->cxt = cxt;
 	s->default_draft = default_draft;
+	s->patterns_freed.func = free_patterns;
+	s->patterns_freed.arg = s;
+	MemoryContextRegisterResetCallback(cxt, &s->patterns_freed);
 	s->source = palloc(VARSIZE(schema));
 	memcpy(s->source, schema, VARSIZE(schema));
 	c.schema = s;
@@ -1370,11 +1392,17 @@ jsonschema_compile(Jsonb *schema, const char *uri, int default_draft,
 			c.pending = list_delete_last(c.pending);
 			compile_node(&c, loc);
 		}
+		if (c.accept_all)
+		{
+			JV			anything = {.type = JV_BOOL, .b = true};
+
+			s->root = node_for(&c, new_loc(&anything, root->resource, root->draft, root->vocab, ""));
+		}
 	}
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(old);
-		jsonschema_free(s);
+		MemoryContextDelete(cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1383,12 +1411,24 @@ jsonschema_compile(Jsonb *schema, const char *uri, int default_draft,
 	return s;
 }
 
-void
-jsonschema_free(JsSchema *s)
+/*
+ * Runs whenever the schema's context goes, however it goes (freed from the
+ * cache, with a call site's context, on an error while compiling):
+ * PostgreSQL 15's regex engine allocates with malloc.
+ */
+static void
+free_patterns(void *arg)
 {
+	JsSchema   *s = arg;
 	ListCell   *lc;
 
 	foreach(lc, s->patterns)
 		pg_regfree(&((JsPattern *) lfirst(lc))->re);
+	s->patterns = NIL;
+}
+
+void
+jsonschema_free(JsSchema *s)
+{
 	MemoryContextDelete(s->cxt);
 }

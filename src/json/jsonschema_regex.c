@@ -465,6 +465,9 @@ jsonschema_simple_compile(const char *src, size_t len, JsSimplePattern *p)
 				{
 					if (i + 1 >= len || !simple_escape(src[i + 1], a.cls))
 						return false;
+					/* an escape starting a range ("[\\.-9]"): not simple */
+					if (i + 3 < len && src[i + 2] == '-' && src[i + 3] != ']')
+						return false;
 					i += 2;
 					continue;
 				}

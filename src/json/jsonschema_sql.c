@@ -32,6 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "apikit.h"
 #include "guc.h"
@@ -71,6 +72,7 @@ static SPIPlanPtr registry_plan = NULL;
  */
 static uint64 registry_epoch = 0;
 static bool registry_changed_in_xact = false;
+static uint64 xact_serial = 0;	/* counts this backend's transactions */
 
 /* What a call site keeps in fn_extra. */
 typedef struct CallSite
@@ -80,7 +82,9 @@ typedef struct CallSite
 	JsSchema   *schema;
 	char	   *uri;			/* json_validate_uri: the URI it was for */
 	bool		schema_const;	/* the schema argument is a constant */
-	bool		transient;		/* schema is not cached: free it after use */
+	bool		transient;		/* schema is not cached: freed when stale */
+	uint64		transient_epoch;	/* registry_epoch when compiled */
+	uint64		transient_xact; /* xact_serial when compiled */
 	MemoryContext eval_cxt;		/* reset at every call */
 } CallSite;
 
@@ -180,10 +184,17 @@ static void
 registry_changed(Datum arg, Oid relid)
 {
 	(void) arg;
-	if (!OidIsValid(registry_relid) || (OidIsValid(relid) && relid != registry_relid))
+
+	/*
+	 * Until this backend knows the registry's OID (its first lookup, or
+	 * again after the extension was recreated), any relation may be it.
+	 */
+	if (OidIsValid(relid) && OidIsValid(registry_relid) && relid != registry_relid)
 		return;
 	registry_epoch++;
-	registry_changed_in_xact = true;
+	/* a change seen before the transaction's first snapshot is in it */
+	if (FirstSnapshotSet)
+		registry_changed_in_xact = true;
 	for (int i = cache_count - 1; i >= 0; i--)
 		if (cache[i].schema->uses_registry)
 			cache_drop(i);
@@ -197,7 +208,10 @@ registry_xact_end(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
+	{
 		registry_changed_in_xact = false;
+		xact_serial++;
+	}
 }
 
 void
@@ -320,7 +334,14 @@ call_site(FunctionCallInfo fcinfo)
 	else
 	{
 		MemoryContextReset(site->eval_cxt);
-		if (site->transient)
+
+		/*
+		 * A schema that could not be cached serves its call site for the
+		 * rest of its transaction (a statement's every row, a restore's
+		 * COPY), until the registry changes again.
+		 */
+		if (site->transient &&
+			(site->transient_epoch != registry_epoch || site->transient_xact != xact_serial))
 		{
 			jsonschema_free(site->schema);
 			site->schema = NULL;
@@ -335,11 +356,17 @@ static void
 site_keep(FunctionCallInfo fcinfo, CallSite *site, JsSchema *s, bool transient,
 		  const char *uri)
 {
+	if (site->transient && site->schema != s)
+		jsonschema_free(site->schema);
 	site->schema = s;
 	site->transient = transient;
 	/* a transient schema goes with the call site if no call frees it */
 	if (transient)
+	{
 		MemoryContextSetParent(s->cxt, fcinfo->flinfo->fn_mcxt);
+		site->transient_epoch = registry_epoch;
+		site->transient_xact = xact_serial;
+	}
 	site->generation = cache_generation;
 	site->draft = apikit_json_default_draft;
 	if (site->uri)
@@ -562,7 +589,9 @@ apikit_json_validate_uri(PG_FUNCTION_ARGS)
 	if (site->schema && site->generation == cache_generation &&
 		site->draft == apikit_json_default_draft && site->uri && strcmp(site->uri, uri) == 0)
 		s = site->schema;
-	else if ((s = schema_by_uri(fcinfo, site, uri)) == NULL)
+	else if ((s = schema_by_uri(fcinfo, site, uri)) == NULL && jsonschema_restoring())
+		PG_RETURN_BOOL(true);	/* a restore, before the registry's rows */
+	else if (s == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("no JSON schema is registered under \"%s\"", uri),

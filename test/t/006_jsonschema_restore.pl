@@ -22,6 +22,8 @@ INSERT INTO apikit.json_schemas VALUES
 CREATE SCHEMA api;
 CREATE TABLE api.orders (body jsonb CHECK (apikit.json_validate('{"$ref": "https://restore.example/order"}', body)));
 INSERT INTO api.orders SELECT jsonb_build_object('qty', g) FROM generate_series(1, 500) g;
+CREATE TABLE api.lines (body jsonb CHECK (apikit.json_validate_uri('https://restore.example/order', body)));
+INSERT INTO api.lines SELECT jsonb_build_object('qty', g) FROM generate_series(1, 50) g;
 CREATE SCHEMA zz;
 CREATE TABLE zz.orders (body jsonb CHECK (apikit.json_validate('{"$ref": "https://restore.example/order"}', body)));
 INSERT INTO zz.orders SELECT jsonb_build_object('qty', g) FROM generate_series(1, 5) g;
@@ -41,6 +43,7 @@ sub check_restored
 	my ($db, $how) = @_;
 	is($node->safe_psql($db, 'SELECT count(*) FROM api.orders'), '500', "$how: every row of api.orders");
 	is($node->safe_psql($db, 'SELECT count(*) FROM zz.orders'), '5', "$how: every row of zz.orders");
+	is($node->safe_psql($db, 'SELECT count(*) FROM api.lines'), '50', "$how: every row of api.lines (json_validate_uri)");
 	# After the restore, in a fresh session, the constraint is exact again.
 	my ($rc, $out, $err) = $node->psql($db, q{INSERT INTO api.orders VALUES ('{"qty": 0}')});
 	like($err, qr/violates check constraint/, "$how: a bad row is refused after the restore");

@@ -171,6 +171,8 @@ test_simple_patterns(void)
 	CHECK_EQ(simple("a**", "a"), -1);
 	CHECK_EQ(simple("^a{1000}$", "a"), -1);
 	CHECK_EQ(simple("[[:alpha:]]", "a"), -1);
+	CHECK_EQ(simple("^[\\.-9]+$", "5"), -1);	/* a range from an escape */
+	CHECK_EQ(simple("^[\\.-]+$", "-"), 1);	/* '-' last: a literal */
 }
 
 int
