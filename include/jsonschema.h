@@ -289,6 +289,8 @@ struct JsNode
 	JsPattern  *pattern;
 	JsonSchemaFormat format;
 	const char *format_name;
+	bool		string_checks;	/* any keyword that looks at a string */
+	bool		in_place;		/* $ref, $dynamicRef or a combinator */
 	bool		content_base64; /* draft 7 asserts contentEncoding... */
 	bool		content_json;	/* ...and contentMediaType */
 

@@ -1348,6 +1348,12 @@ compile_node(Compiler *c, Loc *loc)
 	/* minContains without contains does nothing; maxContains likewise */
 	if (n->contains == NULL)
 		n->has_min_contains = false;
+
+	/* summaries, so that evaluation skips what a node does not have */
+	n->string_checks = n->min_length >= 0 || n->max_length >= 0 || n->pattern ||
+		n->format != JSF_UNKNOWN || n->content_base64 || n->content_json;
+	n->in_place = n->ref || n->dynamic_ref || n->nall_of || n->nany_of ||
+		n->none_of || n->not_schema || n->if_schema;
 }
 
 JsSchema *

@@ -1285,9 +1285,7 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				ok = false;
 			break;
 		case JV_STRING:
-			if ((n->min_length >= 0 || n->max_length >= 0 || n->pattern || n->format != JSF_UNKNOWN ||
-				 n->content_base64 || n->content_json) &&
-				!eval_string(ev, n, inst))
+			if (n->string_checks && !eval_string(ev, n, inst))
 				ok = false;
 			break;
 		case JV_ARRAY:
@@ -1303,6 +1301,8 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	}
 	if (!ok && !ev->collect)
 		goto done;
+	if (!n->in_place)
+		goto unevaluated;
 
 	if (n->ref)
 	{
@@ -1344,6 +1344,7 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	if (!ok && !ev->collect)
 		goto done;
 
+unevaluated:
 	if (local != ann)
 	{
 		if (!eval_unevaluated(ev, n, inst, local))
