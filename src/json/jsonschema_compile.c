@@ -1031,6 +1031,16 @@ add_dep_required(JsNode *n, const char *name, int len, const JV *names)
 	n->ndep_required++;
 }
 
+/* Summaries of a compiled node, so that evaluation skips what it lacks. */
+static void
+summarise(JsNode *n)
+{
+	n->string_checks = n->min_length >= 0 || n->max_length >= 0 || n->pattern ||
+		n->format != JSF_UNKNOWN || n->content_base64 || n->content_json;
+	n->in_place = n->ref || n->dynamic_ref || n->nall_of || n->nany_of ||
+		n->none_of || n->not_schema || n->if_schema;
+}
+
 static void
 compile_node(Compiler *c, Loc *loc)
 {
@@ -1349,11 +1359,6 @@ compile_node(Compiler *c, Loc *loc)
 	if (n->contains == NULL)
 		n->has_min_contains = false;
 
-	/* summaries, so that evaluation skips what a node does not have */
-	n->string_checks = n->min_length >= 0 || n->max_length >= 0 || n->pattern ||
-		n->format != JSF_UNKNOWN || n->content_base64 || n->content_json;
-	n->in_place = n->ref || n->dynamic_ref || n->nall_of || n->nany_of ||
-		n->none_of || n->not_schema || n->if_schema;
 }
 
 JsSchema *
@@ -1397,6 +1402,7 @@ jsonschema_compile(Jsonb *schema, const char *uri, int default_draft,
 
 			c.pending = list_delete_last(c.pending);
 			compile_node(&c, loc);
+			summarise(loc->node);
 		}
 		if (c.accept_all)
 		{
