@@ -420,19 +420,30 @@ schema_by_uri(FunctionCallInfo fcinfo, CallSite *site, const char *uri)
 
 /* ---- SQL functions ---- */
 
+/*
+ * Validate in the call site's evaluation context, which the next call
+ * resets: whatever evaluation allocates goes with it.  Errors, when asked
+ * for, live there too, until the caller has turned them into its result.
+ */
+static bool
+run(CallSite *site, JsSchema *s, Jsonb *instance, List **errors, bool formats)
+{
+	MemoryContext old = MemoryContextSwitchTo(site->eval_cxt);
+	bool		ok = jsonschema_validate(s, instance, errors, formats);
+
+	MemoryContextSwitchTo(old);
+	return ok;
+}
+
 static bool
 validate(FunctionCallInfo fcinfo, List **errors)
 {
 	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
 	Jsonb	   *instance = PG_GETARG_JSONB_P(1);
 	CallSite   *site = call_site(fcinfo);
-	JsSchema   *s = schema_for(fcinfo, site, schema);
-	MemoryContext old = MemoryContextSwitchTo(site->eval_cxt);
-	bool		ok;
 
-	ok = jsonschema_validate(s, instance, errors, apikit_json_format_assertion);
-	MemoryContextSwitchTo(old);
-	return ok;
+	return run(site, schema_for(fcinfo, site, schema), instance, errors,
+			   apikit_json_format_assertion);
 }
 
 static void
@@ -545,8 +556,6 @@ apikit_json_schema_is_valid(PG_FUNCTION_ARGS)
 	JV			kw;
 	const char *meta_uri = jsonschema_metaschema_uri(apikit_json_default_draft);
 	JsSchema   *s;
-	bool		ok;
-	MemoryContext old;
 
 	/* the meta-schema the schema names, else the default draft's */
 	jv_root(schema, &root);
@@ -569,10 +578,7 @@ apikit_json_schema_is_valid(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown JSON schema meta-schema \"%s\"", meta_uri),
 				 errhint("Use \"https://json-schema.org/draft/2020-12/schema\" or \"http://json-schema.org/draft-07/schema#\", or register the meta-schema in apikit.json_schemas.")));
-	old = MemoryContextSwitchTo(site->eval_cxt);
-	ok = jsonschema_validate(s, schema, NULL, true);
-	MemoryContextSwitchTo(old);
-	PG_RETURN_BOOL(ok);
+	PG_RETURN_BOOL(run(site, s, schema, NULL, true));
 }
 
 PG_FUNCTION_INFO_V1(apikit_json_validate_uri);
@@ -583,8 +589,6 @@ apikit_json_validate_uri(PG_FUNCTION_ARGS)
 	Jsonb	   *instance = PG_GETARG_JSONB_P(1);
 	CallSite   *site = call_site(fcinfo);
 	JsSchema   *s;
-	bool		ok;
-	MemoryContext old;
 
 	if (site->schema && site->generation == cache_generation &&
 		site->draft == apikit_json_default_draft && site->uri && strcmp(site->uri, uri) == 0)
@@ -596,8 +600,5 @@ apikit_json_validate_uri(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("no JSON schema is registered under \"%s\"", uri),
 				 errhint("Register it with INSERT INTO apikit.json_schemas (uri, schema).")));
-	old = MemoryContextSwitchTo(site->eval_cxt);
-	ok = jsonschema_validate(s, instance, NULL, apikit_json_format_assertion);
-	MemoryContextSwitchTo(old);
-	PG_RETURN_BOOL(ok);
+	PG_RETURN_BOOL(run(site, s, instance, NULL, apikit_json_format_assertion));
 }
