@@ -18,6 +18,7 @@ MODULE_big = $(EXTENSION)
 OBJS = \
 	src/apikit.o \
 	src/guc.o \
+	src/install_notice.o \
 	src/shmem.o \
 	src/ratelimit/gcra.o \
 	src/ratelimit/ratelimit_policy.o \
@@ -39,6 +40,7 @@ OBJS = \
 	src/json/jsonschema_sql.o \
 	src/json/jsonschema_uri.o \
 	src/worker/heartbeat.o \
+	src/worker/job_settings.o \
 	src/worker/jobs.o \
 	src/worker/schedule.o \
 	src/worker/scheduler.o \

@@ -21,6 +21,9 @@ extern void apikit_jsonschema_init(void);
 extern void apikit_shmem_init(void);
 extern void apikit_shmem_require(const char *what);
 
+/* install_notice.c */
+extern void apikit_install_notice_init(void);
+
 /* worker/scheduler.c */
 extern void apikit_scheduler_register(void);
 

@@ -110,4 +110,15 @@ apikit_wait_event(const char *name)
 #define apikit_index_insert_begin(ii) ((void) 0)
 #endif
 
+/*
+ * PostgreSQL 16 keeps the settings in a hash table and builds the sorted
+ * array on request, with its length; 15 keeps the array itself.
+ */
+struct config_generic;
+#if PG_VERSION_NUM >= 160000
+#define apikit_guc_variables(n) get_guc_variables(n)
+#else
+#define apikit_guc_variables(n) (*(n) = GetNumConfigOptions(), get_guc_variables())
+#endif
+
 #endif							/* APIKIT_COMPAT_H */

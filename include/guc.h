@@ -7,12 +7,12 @@
 #define APIKIT_GUC_H
 
 extern char *apikit_database;
-extern int	apikit_heartbeat_interval;
+extern double apikit_heartbeat_interval;
 extern int	apikit_ratelimit_max_keys;
 extern bool apikit_ratelimit_enabled;
 extern bool apikit_audit_enabled;
 extern bool apikit_audit_statement;
-extern int	apikit_audit_seal_interval;
+extern double apikit_audit_seal_interval;
 extern char *apikit_actor;
 extern int	apikit_json_default_draft;
 extern bool apikit_json_format_assertion;

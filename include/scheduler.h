@@ -17,7 +17,7 @@
 typedef struct ApikitJob
 {
 	const char *name;			/* shown in apikit.worker_status() */
-	const int  *interval_s;		/* the setting that says how often, seconds */
+	const double *interval_s;	/* the setting that says how often, seconds */
 	bool		needs_primary;	/* skipped while the server is in recovery */
 	void		(*run) (void);
 } ApikitJob;
@@ -62,6 +62,10 @@ extern ApikitSchedulerShared *apikit_scheduler_shared;
 
 extern Size apikit_scheduler_shmem_size(void);
 extern void apikit_scheduler_shmem_startup(void *ptr, bool found);
+
+/* job_settings.c: the settings jobs run under, not the database's. */
+extern void apikit_job_settings_save(void);
+extern void apikit_job_settings_pin(void);
 
 /* The jobs themselves. */
 extern void apikit_heartbeat_run(void);

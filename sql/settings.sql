@@ -21,6 +21,10 @@ ALTER SYSTEM SET apikit.heartbeat_interval = '-1s';
 \set VERBOSITY default
 ALTER SYSTEM SET apikit.heartbeat_interval = 'soon';
 ALTER SYSTEM SET apikit.heartbeat_interval = '1 fortnight';
+-- Jobs are scheduled in milliseconds: a shorter interval would round to 0,
+-- which means "off", so it is refused.  Fractions of a second are kept.
+ALTER SYSTEM SET apikit.heartbeat_interval = '0.5ms';
+ALTER SYSTEM SET apikit.audit_seal_interval = '100us';
 
 -- The apikit prefix is reserved: a misspelt name is an error, not a
 -- silently ignored placeholder.

@@ -38,7 +38,13 @@ _PG_init(void)
 	apikit_shmem_init();
 
 	/*
-	 * 4. Background workers.  pg_upgrade starts the server with -b and must
+	 * 4. A notice after CREATE EXTENSION apikit in a database the
+	 * scheduler does not serve (apikit.database exists only with preload).
+	 */
+	apikit_install_notice_init();
+
+	/*
+	 * 5. Background workers.  pg_upgrade starts the server with -b and must
 	 * not see apikit's jobs write to the database it is upgrading.
 	 */
 	if (!IsBinaryUpgrade)

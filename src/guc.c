@@ -34,9 +34,11 @@ char	   *apikit_database = NULL;
  * The heartbeat proves that the worker can open a transaction in
  * apikit.database and that apikit is installed there; 0 switches it off.
  * Job intervals are in seconds, so that a bare number in postgresql.conf
- * ("= 10") means what a DBA expects rather than 10 ms of busy work.
+ * ("= 10") means what a DBA expects rather than 10 ms of busy work; they
+ * are real numbers, so that '500ms' means half a second instead of being
+ * rounded to 0, which would switch the job off.
  */
-int			apikit_heartbeat_interval = 10;
+double		apikit_heartbeat_interval = 10;
 
 /*
  * apikit.ratelimit_max_keys: how many (policy, key) states the shared table
@@ -101,7 +103,7 @@ bool		apikit_audit_statement = false;
  * rows into the chain of blocks, in seconds; 0 switches it off (seal with
  * apikit.audit_seal() instead).  Rows are tamper-evident from the seal on.
  */
-int			apikit_audit_seal_interval = 60;
+double		apikit_audit_seal_interval = 60;
 
 /*
  * apikit.actor: who the application says is acting.  An application that
@@ -110,6 +112,25 @@ int			apikit_audit_seal_interval = 60;
  * recorded next to db_user, the role that really ran the statement.
  */
 char	   *apikit_actor = NULL;
+
+/* A week: longer would only mean "off" without saying so. */
+#define APIKIT_MAX_JOB_INTERVAL_S (7 * 24 * 3600)
+
+/*
+ * Job intervals are scheduled in milliseconds: anything shorter than one
+ * would be 0, which means "off", so it is refused rather than rounded.
+ */
+static bool
+check_job_interval(double *newval, void **extra pg_attribute_unused(),
+				   GucSource source pg_attribute_unused())
+{
+	if (*newval > 0 && *newval < 0.001)
+	{
+		GUC_check_errdetail("A job interval is 0 (off) or at least 1ms.");
+		return false;
+	}
+	return true;
+}
 
 void
 apikit_guc_init(void)
@@ -136,15 +157,15 @@ apikit_guc_init(void)
 								   NULL, NULL, NULL);
 	}
 
-	DefineCustomIntVariable("apikit.heartbeat_interval",
-							"Interval between runs of the scheduler's heartbeat job.",
-							"Zero switches the heartbeat off.",
-							&apikit_heartbeat_interval,
-							10,
-							0, INT_MAX,
-							PGC_SIGHUP,
-							GUC_UNIT_S,
-							NULL, NULL, NULL);
+	DefineCustomRealVariable("apikit.heartbeat_interval",
+							 "Interval between runs of the scheduler's heartbeat job.",
+							 "Zero switches the heartbeat off.",
+							 &apikit_heartbeat_interval,
+							 10,
+							 0, APIKIT_MAX_JOB_INTERVAL_S,
+							 PGC_SIGHUP,
+							 GUC_UNIT_S,
+							 check_job_interval, NULL, NULL);
 
 	DefineCustomBoolVariable("apikit.ratelimit_enabled",
 							 "Enforces rate limits; when off, every check allows and counts as bypassed.",
@@ -173,15 +194,15 @@ apikit_guc_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
-	DefineCustomIntVariable("apikit.audit_seal_interval",
-							"Interval between runs of the scheduler's audit sealing job.",
-							"Zero switches sealing by the scheduler off.",
-							&apikit_audit_seal_interval,
-							60,
-							0, INT_MAX,
-							PGC_SIGHUP,
-							GUC_UNIT_S,
-							NULL, NULL, NULL);
+	DefineCustomRealVariable("apikit.audit_seal_interval",
+							 "Interval between runs of the scheduler's audit sealing job.",
+							 "Zero switches sealing by the scheduler off.",
+							 &apikit_audit_seal_interval,
+							 60,
+							 0, APIKIT_MAX_JOB_INTERVAL_S,
+							 PGC_SIGHUP,
+							 GUC_UNIT_S,
+							 check_job_interval, NULL, NULL);
 
 	DefineCustomStringVariable("apikit.actor",
 							   "The application user recorded as the actor of audited changes.",

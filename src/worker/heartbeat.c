@@ -25,7 +25,9 @@ apikit_heartbeat_run(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'apikit'",
+	/* Qualified throughout, as every job's SQL (see job_settings.c). */
+	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension"
+					" WHERE extname OPERATOR(pg_catalog.=) 'apikit'::pg_catalog.name",
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_extension");
 

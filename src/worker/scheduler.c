@@ -39,6 +39,7 @@
 #include "storage/proc.h"
 
 /* these headers are used by this particular worker's code */
+#include <math.h>
 #include <time.h>
 
 #include "access/xact.h"
@@ -67,6 +68,13 @@ static char *last_logged_error[APIKIT_MAX_JOBS];
 static int64 consecutive_failures[APIKIT_MAX_JOBS];
 static bool connected = false;
 
+/* Settings are in seconds, with fractions ("500ms"); schedules in ms. */
+static int64
+job_interval_ms(int i)
+{
+	return (int64) rint(*apikit_jobs[i].interval_s * 1000.0);
+}
+
 Size
 apikit_scheduler_shmem_size(void)
 {
@@ -87,7 +95,7 @@ apikit_scheduler_shmem_startup(void *ptr, bool found)
 	for (int i = 0; i < apikit_njobs; i++)
 	{
 		strlcpy(apikit_scheduler_shared->jobs[i].name, apikit_jobs[i].name, NAMEDATALEN);
-		apikit_scheduler_shared->jobs[i].interval_ms = (int64) *apikit_jobs[i].interval_s * 1000;
+		apikit_scheduler_shared->jobs[i].interval_ms = job_interval_ms(i);
 	}
 }
 
@@ -178,12 +186,6 @@ publish_schedule(void)
 		apikit_scheduler_shared->jobs[i].next_start = next[i];
 	}
 	SpinLockRelease(&apikit_scheduler_shared->mutex);
-}
-
-static int64
-job_interval_ms(int i)
-{
-	return (int64) *apikit_jobs[i].interval_s * 1000;
 }
 
 static void
@@ -326,7 +328,9 @@ apikit_scheduler_main(Datum main_arg pg_attribute_unused())
 	BackgroundWorkerUnblockSignals();
 
 	before_shmem_exit(scheduler_detach, 0);
+	apikit_job_settings_save();
 	BackgroundWorkerInitializeConnection(apikit_database, NULL, 0);
+	apikit_job_settings_pin();
 	connected = true;
 	pgstat_report_appname("apikit scheduler");
 	wait_event = apikit_wait_event("ApikitSchedulerMain");
