@@ -17,6 +17,12 @@
  * row ID and column stops one lookup table from reversing them all, but a
  * value from a small set (a boolean, a birth year) can still be confirmed by
  * guessing: the README says so.
+ *
+ * The row's rows are found as audit_history() finds them (audit_lineage():
+ * across renames of the table and across dump/restore).  An erasure that
+ * silently erases nothing is worse than an error, so input that cannot
+ * name what it means to erase is refused, and a key no row has gets a
+ * NOTICE.
  */
 #include "postgres.h"
 
@@ -168,10 +174,9 @@ in_images(HeapTuple tup, TupleDesc desc, const char *name)
 }
 
 /*
- * An erasure that silently erases nothing is worse than an error: the key
- * is checked as audit_history() checks it, every column named must be a
- * column of the table or appear in the row's logged images (a dropped
- * column's values are still there), and a key no row has gets a NOTICE.
+ * The key is checked as audit_history() checks it; every column named must
+ * be a column of the table or appear in the row's logged images (a dropped
+ * or renamed column's values are still there under the old name).
  */
 Datum
 apikit_audit_redact(PG_FUNCTION_ARGS)
