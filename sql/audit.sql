@@ -55,6 +55,9 @@ CREATE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON fake
 INSERT INTO fake VALUES (1, 'forged');
 SELECT count(*) AS temp_rows FROM apikit.audit_log;
 DROP TABLE fake;
+-- A trigger made by hand whose arguments are not lists is refused at once.
+CREATE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON account
+	FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger('not a list', '{}');
 SELECT apikit.audit_enable('account', exclude_columns => '{no_such}');
 SELECT apikit.audit_enable('account', mask_columns => '{no_such}');
 SELECT apikit.audit_enable('account', '{email}', '{email}');

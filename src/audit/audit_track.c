@@ -268,6 +268,16 @@ names_arg(List *names)
 																 TYPALIGN_INT)));
 }
 
+/* Which trigger's arguments are being read, for an error's context. */
+static void
+args_error_context(void *arg)
+{
+	Trigger    *t = arg;
+
+	errcontext("reading the arguments of trigger \"%s\" (exclude_columns and mask_columns as text[] literals)",
+			   t->tgname);
+}
+
 /*
  * The table's auditing now.  False for what is never tracked: temporary
  * tables, and relations that cannot be audited.
@@ -322,8 +332,15 @@ compute_state(Oid relid, TrackState *st)
 	}
 	if (row_trigger)
 	{
+		ErrorContextCallback errcb;
+
+		errcb.callback = args_error_context;
+		errcb.arg = row_trigger;
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
 		st->exclude = arg_names(row_trigger->tgargs[0]);
 		st->mask = arg_names(row_trigger->tgargs[1]);
+		error_context_stack = errcb.previous;
 	}
 	if (!st->audited)
 		st->row_problem = problem_of(rel, "apikit_audit", fn);
