@@ -28,6 +28,7 @@ OBJS = \
 	src/audit/audit_hash.o \
 	src/audit/audit_redact.o \
 	src/audit/audit_seal.o \
+	src/audit/audit_track.o \
 	src/audit/audit_trigger.o \
 	src/audit/audit_verify.o \
 	src/audit/sha256.o \

@@ -7,6 +7,7 @@
 #define APIKIT_AUDIT_H
 
 #include "access/tupdesc.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 #include "audit_codec.h"
@@ -58,6 +59,11 @@ extern void apikit_audit_block_end(int64 first_id, int64 last_id, int64 row_coun
 #define AUDIT_SIDE_OLD 'o'
 #define AUDIT_SIDE_NEW 'n'
 #define AUDIT_SIDE_STATEMENT 's'
+
+/* audit_trigger.c: writes a change to a table's auditing (audit_track.c) */
+extern int64 apikit_audit_write_event(Oid relid, const char *schema_name,
+									  const char *table_name, Jsonb *old_row,
+									  Jsonb *new_row, ArrayType *changed_columns);
 
 /* audit_seal.c: the scheduler job */
 extern void apikit_audit_seal_job(void);

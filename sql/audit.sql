@@ -2,7 +2,9 @@
 -- Audit logging: enabling, what each operation writes, masks and
 -- exclusions, actors (including a PostgREST request), partitions, tables
 -- without a key, TOAST, types, history, row_at, sealing, verification,
--- tamper detection, purge, redaction, settings, privileges and errors.
+-- tamper detection, purge, redaction, settings, privileges and errors;
+-- changes to a table's auditing (AUDIT rows), renamed and dropped columns,
+-- history across renames, NULL in every argument.
 --
 -- IDs, times, transaction IDs and hashes change from run to run; the
 -- queries show what is stable and compare the rest.  The user running the
@@ -16,7 +18,13 @@ CREATE VIEW log AS
 SELECT id, op, table_name, row_key, old_row, new_row, changed_columns,
 	   CASE WHEN actor = session_user THEN '(session_user)' ELSE actor END AS actor,
 	   CASE WHEN db_user = session_user THEN '(session_user)' ELSE db_user END AS db_user
-  FROM apikit.audit_log ORDER BY id;
+  FROM apikit.audit_log WHERE op <> 'AUDIT' ORDER BY id;
+-- The changes to tables' auditing (new_row also names the database).
+CREATE VIEW audit_events AS
+SELECT id, schema_name, table_name, new_row->>'event' AS event, new_row->>'by' AS by,
+	   new_row->>'command' AS command, changed_columns, new_row->>'reason' AS reason,
+	   CASE WHEN db_user = session_user THEN '(session_user)' ELSE db_user END AS db_user
+  FROM apikit.audit_log WHERE op = 'AUDIT' ORDER BY id;
 
 CREATE TABLE account (
 	id int PRIMARY KEY,
@@ -35,18 +43,70 @@ SELECT apikit.audit_enable('account_view');
 CREATE SEQUENCE some_seq;
 SELECT apikit.audit_enable('some_seq');
 SELECT apikit.audit_enable('apikit.audit_log');
+SELECT apikit.audit_enable('apikit.audit_seals');
+SELECT apikit.audit_enable('apikit.audit_seal_pending');
+-- Anyone can create a temporary table: its rows would become permanent
+-- audit rows.  audit_enable refuses it, and so does the trigger attached
+-- by hand; nothing reaches the log, not even an AUDIT row.
+CREATE TEMP TABLE fake (id int PRIMARY KEY, v text);
+SELECT apikit.audit_enable('pg_temp.fake');
+CREATE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON fake
+	FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger();
+INSERT INTO fake VALUES (1, 'forged');
+SELECT count(*) AS temp_rows FROM apikit.audit_log;
+DROP TABLE fake;
+-- A trigger made by hand whose arguments are not lists is refused at once.
+CREATE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON account
+	FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger('not a list', '{}');
 SELECT apikit.audit_enable('account', exclude_columns => '{no_such}');
 SELECT apikit.audit_enable('account', mask_columns => '{no_such}');
 SELECT apikit.audit_enable('account', '{email}', '{email}');
 SELECT apikit.audit_enable('account', mask_columns => '{id}');
 SELECT apikit.audit_enable('no_such_table');
+-- NULL in any argument: a clear error, or null where that is the answer.
+SELECT apikit.audit_redact('account', NULL);
+SELECT apikit.audit_redact(NULL, '{"id": 1}');
+SELECT apikit.audit_disable(NULL);
+SELECT apikit.audit_purge(NULL);
+SELECT apikit.audit_enable('account', '{NULL}');
+SELECT apikit.audit_enable('account', mask_columns => '{NULL}');
+SELECT apikit.audit_apply_enable(NULL, NULL, NULL);
+SELECT apikit.audit_apply_disable(NULL);
+SELECT * FROM apikit.audit_history(NULL, '{"id": 1}');
+SELECT * FROM apikit.audit_history('account', NULL);
+SELECT apikit.audit_row_at(NULL, '{"id": 1}', now());
+SELECT apikit.audit_check_key('account', NULL);
+SELECT apikit.audit_key_columns(NULL) IS NULL AS key_columns,
+	   apikit.audit_trigger_args(NULL) IS NULL AS trigger_args,
+	   apikit.audit_partition_truncates(NULL, NULL) IS NULL AS partition_truncates,
+	   (SELECT count(*) FROM apikit.audit_lineage(NULL)) AS lineage,
+	   (SELECT ok FROM apikit.audit_verify(NULL)) AS verify;
+-- apikit's own configuration tables can be audited like any other.
+SELECT apikit.audit_enable('apikit.rate_limit_policies');
+UPDATE apikit.rate_limit_policies SET burst = burst + 1 WHERE name = 'default';
+UPDATE apikit.rate_limit_policies SET burst = burst - 1 WHERE name = 'default';
+SELECT op, schema_name, table_name, row_key, changed_columns FROM apikit.audit_log
+ WHERE table_name = 'rate_limit_policies' AND op <> 'AUDIT' ORDER BY id;
+SELECT apikit.audit_disable('apikit.rate_limit_policies');
+SELECT schema_name, table_name, event, by FROM audit_events WHERE table_name = 'rate_limit_policies';
+-- The rest of the test starts from an empty log.
+DELETE FROM apikit.audit_log;
+ALTER SEQUENCE apikit.audit_log_id_seq RESTART;
 
 SELECT apikit.audit_enable('account', exclude_columns => '{last_seen}',
 						   mask_columns => '{password}');
--- Enabling again replaces the settings; lists are sorted and de-duplicated.
+-- Enabling again with lists replaces them, with a NOTICE saying what
+-- changed; lists are sorted and de-duplicated; the same lists change
+-- nothing.
+SELECT apikit.audit_enable('account', '{last_seen,last_seen,email}', '{}');
 SELECT apikit.audit_enable('account', '{last_seen,last_seen}', '{password}');
+SELECT apikit.audit_enable('account', '{last_seen}', '{password}');
+-- Without lists (as after ATTACH PARTITION) the current ones stay.
+SELECT apikit.audit_enable('account');
 SELECT rel, schema_name, table_name, exclude_columns, mask_columns, enabled
   FROM apikit.audited_tables;
+-- Each change is a row of the log, marked as audit_enable's.
+SELECT * FROM audit_events;
 
 -- INSERT: the whole new row, the key, the masked password as a marker.
 INSERT INTO account (id, email, balance, password, last_seen)
@@ -181,7 +241,8 @@ ALTER TABLE orders DETACH PARTITION orders_us;
 INSERT INTO orders_us VALUES (7, 'us', 70);
 TRUNCATE orders_us;
 SELECT count(*) AS detached_logged FROM apikit.audit_log WHERE table_name = 'orders_us'
-   AND id > (SELECT max(id) FROM apikit.audit_log WHERE table_name = 'orders' AND op = 'TRUNCATE');
+   AND id > (SELECT max(id) FROM apikit.audit_log WHERE table_name = 'orders' AND op = 'TRUNCATE')
+   AND op <> 'AUDIT';
 DROP TABLE orders_us;
 -- Foreign partitions cannot have TRUNCATE triggers; their siblings do.
 CREATE TABLE notes (id int, region text) PARTITION BY LIST (region);
@@ -222,7 +283,7 @@ INSERT INTO typed VALUES (1, -3, 'NaN', 1.5, true, 'a0eebc99-9c0b-4ef8-bb6d-6bb9
 	'{"nested": [1, {"x": null}]}', 'happy', ROW(1, 'one'), 7, '(1,2)', 'short',
 	repeat('long text ', 20000));
 SELECT jsonb_pretty(new_row - 'big') AS new_row, length(new_row->>'big') AS big_len
-  FROM apikit.audit_log WHERE table_name = 'typed';
+  FROM log WHERE table_name = 'typed';
 -- An UPDATE that leaves the TOASTed value alone does not count it changed.
 UPDATE typed SET s = 4 WHERE id = 1;
 UPDATE typed SET big = big || '!' WHERE id = 1;
@@ -367,6 +428,16 @@ SELECT statement LIKE '$apikit_redacted:%' AS statement_redacted
   FROM apikit.audit_log WHERE statement IS NOT NULL;
 SELECT ok FROM apikit.audit_verify(:'digest1');
 SELECT apikit.audit_redact('account', '"x"');
+-- An erasure that erases nothing says so: a key of the wrong shape is the
+-- error audit_history gives, an unknown column is an error, a key no row
+-- has a NOTICE.
+SELECT apikit.audit_redact('account', '{"idx": 2}');
+SELECT apikit.audit_redact('account', '{"id": 2}', '{no_such}');
+SELECT apikit.audit_redact('account', '{"id": 2}', '{}');
+SELECT apikit.audit_redact('account', '{"id": 2}', '{email,NULL}');
+SELECT apikit.audit_redact('account', '{"id": 99}') AS nothing_to_redact;
+-- Known columns that are already redacted: nothing to change, no NOTICE.
+SELECT apikit.audit_redact('account', '{"id": 2}', '{email}') AS already_redacted;
 
 -- Purge drops whole sealed blocks older than the interval; the chain
 -- through them still verifies.
@@ -429,13 +500,155 @@ CREATE TRIGGER wrong BEFORE INSERT ON scratch FOR EACH ROW EXECUTE FUNCTION apik
 INSERT INTO scratch VALUES (30, 'x');
 DROP TRIGGER wrong ON scratch;
 
--- A masked column that is renamed stops writes until auditing is set up
--- again: otherwise its values would be logged in clear.
-ALTER TABLE account RENAME COLUMN password TO passphrase;
-UPDATE account SET passphrase = 'new' WHERE id = 1;
-SELECT apikit.audit_enable('account', '{last_seen}', '{passphrase}');
-UPDATE account SET passphrase = 'new' WHERE id = 1;
-SELECT new_row->>'passphrase' AS passphrase FROM log WHERE table_name = 'account' ORDER BY id DESC LIMIT 1;
+-- Masks and exclusions follow the column, not its name: a renamed column
+-- keeps its mask under its new name, and a new column that takes the old
+-- name is another column.  audited_tables shows the current names.
+DROP VIEW account_view;
+ALTER TABLE account RENAME COLUMN password TO password_legacy;
+ALTER TABLE account ADD COLUMN password text;
+UPDATE account SET password_legacy = 'old secret', password = 'new value' WHERE id = 1;
+SELECT old_row, new_row->>'password_legacy' AS password_legacy, new_row->>'password' AS password
+  FROM log WHERE table_name = 'account' ORDER BY id DESC LIMIT 1;
+SELECT exclude_columns, mask_columns FROM apikit.audited_tables WHERE rel = 'account'::regclass;
+-- The rename is in the log.
+SELECT event, by, command, changed_columns FROM audit_events ORDER BY id DESC LIMIT 1;
+SELECT old_row, new_row->'mask_columns' AS mask_columns
+  FROM apikit.audit_log WHERE op = 'AUDIT' ORDER BY id DESC LIMIT 1;
+-- An excluded column renamed stays excluded; dropped, it leaves the list,
+-- and a new column with its name is logged.
+ALTER TABLE account RENAME COLUMN last_seen TO seen_at;
+UPDATE account SET seen_at = now() WHERE id = 1;
+ALTER TABLE account DROP COLUMN seen_at;
+ALTER TABLE account ADD COLUMN seen_at text;
+UPDATE account SET seen_at = 'logged now' WHERE id = 1;
+SELECT changed_columns, new_row->>'seen_at' AS seen_at FROM log WHERE table_name = 'account' ORDER BY id DESC LIMIT 1;
+SELECT exclude_columns, mask_columns FROM apikit.audited_tables WHERE rel = 'account'::regclass;
+SELECT event, command, changed_columns FROM audit_events ORDER BY id DESC LIMIT 2;
+-- A masked column beside a renamed key: the key follows, the mask stays.
+ALTER TABLE account RENAME COLUMN id TO account_id;
+UPDATE account SET password_legacy = 'x' WHERE account_id = 1;
+SELECT row_key, new_row->>'password_legacy' AS password_legacy FROM log WHERE table_name = 'account' ORDER BY id DESC LIMIT 1;
+ALTER TABLE account RENAME COLUMN account_id TO id;
+-- Partitioned tables: the lists of the parent, of every partition's clone
+-- and of the partitions' TRUNCATE triggers follow.
+CREATE TABLE bills (id int, region text, card text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE bills_eu PARTITION OF bills FOR VALUES IN ('eu');
+SELECT apikit.audit_enable('bills', mask_columns => '{card}');
+ALTER TABLE bills RENAME COLUMN card TO card_number;
+ALTER TABLE bills ADD COLUMN card text;
+INSERT INTO bills VALUES (1, 'eu', '4111 1111 1111 1111', 'visa');
+SELECT new_row FROM log WHERE table_name = 'bills';
+SELECT tgrelid::regclass AS rel, tgname, apikit.audit_trigger_args(tgargs) AS args
+  FROM pg_trigger WHERE tgfoid = 'apikit.audit_trigger()'::regprocedure
+   AND tgrelid::regclass::text LIKE 'bills%' ORDER BY 1, 2;
+SELECT rel, mask_columns FROM apikit.audited_tables WHERE rel = 'bills'::regclass;
+DROP TABLE bills;
+
+-- Every change to a table's auditing is a row of the log (op AUDIT),
+-- sealed like the rest; audit_verify() reports a window in which changes
+-- went unrecorded, and names the table.  A role with TRIGGER replaces
+-- apikit_audit by a trigger that does nothing:
+CREATE ROLE regress_audit_trigger;
+GRANT TRIGGER, INSERT ON scratch TO regress_audit_trigger;
+BEGIN;
+SET ROLE regress_audit_trigger;
+CREATE FUNCTION pg_temp.noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+CREATE OR REPLACE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON scratch
+	FOR EACH ROW EXECUTE FUNCTION pg_temp.noop();
+INSERT INTO scratch VALUES (60, 'unrecorded');
+RESET ROLE;
+SELECT event, by, command, changed_columns, regexp_replace(reason, '\d+', 'N', 'g') AS reason, db_user
+  FROM audit_events ORDER BY id DESC LIMIT 1;
+SELECT ok, first_bad_block, first_bad_id = (SELECT max(id) FROM audit_events) AS names_the_row,
+	   regexp_replace(detail, '\d+', 'N', 'g') AS detail
+  FROM apikit.audit_verify();
+-- Auditing resumed: the window stays reported.
+SELECT apikit.audit_enable('scratch');
+SELECT ok, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM apikit.audit_verify();
+ROLLBACK;
+-- The owner disables the trigger, writes, and enables it again; every
+-- way of switching it off or on is recorded.
+BEGIN;
+SELECT max(id) AS before FROM apikit.audit_log \gset
+ALTER TABLE scratch DISABLE TRIGGER apikit_audit;
+INSERT INTO scratch VALUES (61, 'unrecorded');
+ALTER TABLE scratch ENABLE TRIGGER apikit_audit;
+ALTER TABLE scratch DISABLE TRIGGER ALL;
+ALTER TABLE scratch ENABLE TRIGGER ALL;
+ALTER TABLE scratch DISABLE TRIGGER USER;
+ALTER TABLE scratch ENABLE TRIGGER USER;
+ALTER TABLE scratch ENABLE REPLICA TRIGGER apikit_audit;
+ALTER TABLE scratch ENABLE ALWAYS TRIGGER apikit_audit;
+ALTER TRIGGER apikit_audit ON scratch RENAME TO scratch_audit;
+ALTER TRIGGER scratch_audit ON scratch RENAME TO apikit_audit;
+CREATE OR REPLACE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON scratch
+	FOR EACH ROW WHEN (false) EXECUTE FUNCTION apikit.audit_trigger('{}', '{}');
+CREATE OR REPLACE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON scratch
+	FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger('{}', '{}');
+DROP TRIGGER apikit_audit_truncate ON scratch;
+SELECT event, by, command, changed_columns, reason FROM audit_events WHERE id > :before;
+-- A row's history shows its table's auditing, in order.
+UPDATE scratch SET v = 'fifty' WHERE id = 50;
+SELECT op, new_row->>'event' AS event, new_row->>'v' AS v
+  FROM apikit.audit_history('scratch', '{"id": 50}') WHERE id > :before;
+SELECT ok, first_bad_id = (SELECT min(id) FROM audit_events WHERE id > :before) AS first_window,
+	   regexp_replace(detail, '\d+', 'N', 'g') AS detail
+  FROM apikit.audit_verify();
+ROLLBACK;
+-- Dropped by hand: reported until it ends, here with the table.
+BEGIN;
+DROP TRIGGER apikit_audit ON scratch;
+SELECT event, command, reason FROM audit_events ORDER BY id DESC LIMIT 1;
+SELECT ok, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM apikit.audit_verify();
+DROP TABLE scratch;
+SELECT schema_name, table_name, event, command FROM audit_events ORDER BY id DESC LIMIT 1;
+SELECT ok, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM apikit.audit_verify();
+ROLLBACK;
+-- audit_disable is a decision, recorded and mentioned; ok stays true.
+BEGIN;
+SELECT apikit.audit_disable('scratch');
+SELECT event, by, command, changed_columns FROM audit_events ORDER BY id DESC LIMIT 1;
+SELECT ok, first_bad_id, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM apikit.audit_verify();
+ROLLBACK;
+REVOKE ALL ON scratch FROM regress_audit_trigger;
+DROP ROLE regress_audit_trigger;
+
+-- History follows the table through ALTER TABLE ... RENAME, SET SCHEMA and
+-- ALTER SCHEMA ... RENAME; a new table that takes an old name starts a
+-- history of its own.
+CREATE TABLE hist (id int PRIMARY KEY, v text);
+SELECT apikit.audit_enable('hist');
+INSERT INTO hist VALUES (1, 'one');
+ALTER TABLE hist RENAME TO hist_renamed;
+UPDATE hist_renamed SET v = 'two' WHERE id = 1;
+CREATE SCHEMA regress_audit_h;
+ALTER TABLE hist_renamed SET SCHEMA regress_audit_h;
+UPDATE regress_audit_h.hist_renamed SET v = 'three' WHERE id = 1;
+ALTER SCHEMA regress_audit_h RENAME TO regress_audit_h2;
+UPDATE regress_audit_h2.hist_renamed SET v = 'four' WHERE id = 1;
+SELECT op, schema_name, table_name, new_row->>'v' AS v, new_row->>'event' AS event, changed_columns
+  FROM apikit.audit_history('regress_audit_h2.hist_renamed', '{"id": 1}');
+SELECT apikit.audit_row_at('regress_audit_h2.hist_renamed', '{"id": 1}', ts)->>'v' AS v_at_insert
+  FROM apikit.audit_log WHERE op = 'INSERT' AND table_name = 'hist';
+SELECT apikit.audit_redact('regress_audit_h2.hist_renamed', '{"id": 1}', '{v}') AS redacted_across_renames;
+-- A new table named like the first.
+CREATE TABLE hist (id int PRIMARY KEY, v text);
+SELECT apikit.audit_enable('hist');
+INSERT INTO hist VALUES (1, 'new table');
+SELECT op, table_name, new_row->>'v' AS v, new_row->>'event' AS event
+  FROM apikit.audit_history('hist', '{"id": 1}');
+SELECT apikit.audit_row_at('hist', '{"id": 1}', ts) AS new_table_at_old_insert
+  FROM apikit.audit_log WHERE op = 'INSERT' AND table_name = 'hist' ORDER BY id LIMIT 1;
+-- Dropped and created again: again a new table.
+DROP TABLE hist;
+CREATE TABLE hist (id int PRIMARY KEY, v text);
+SELECT apikit.audit_enable('hist');
+SELECT count(*) AS history_of_recreated FROM apikit.audit_history('hist', '{"id": 1}');
+SELECT apikit.audit_redact('hist', '{"id": 1}') AS redacted_in_recreated;
+SELECT schema_name, table_name, event, changed_columns FROM audit_events
+ WHERE table_name LIKE 'hist%' ORDER BY id;
+DROP TABLE hist;
+DROP SCHEMA regress_audit_h2 CASCADE;
 
 -- Disabling stops logging; the rows stay.  For a partitioned table, also
 -- the partitions' TRUNCATE triggers go.
@@ -449,9 +662,8 @@ INSERT INTO scratch VALUES (40, 'after disable');
 SELECT count(*) AS after_disable FROM apikit.audit_log WHERE table_name = 'scratch' AND row_key = '{"id": 40}';
 SELECT rel FROM apikit.audited_tables ORDER BY rel::text;
 
-DROP VIEW account_view;
 DROP TABLE account, scratch, events, members, orders, typed;
-DROP VIEW log;
+DROP VIEW log, audit_events;
 DROP TYPE mood, pair;
 DROP DOMAIN positive;
 DROP SEQUENCE some_seq;

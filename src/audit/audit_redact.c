@@ -17,6 +17,12 @@
  * row ID and column stops one lookup table from reversing them all, but a
  * value from a small set (a boolean, a birth year) can still be confirmed by
  * guessing: the README says so.
+ *
+ * The row's rows are found as audit_history() finds them (audit_lineage():
+ * across renames of the table and across dump/restore).  An erasure that
+ * silently erases nothing is worse than an error, so input that cannot
+ * name what it means to erase is refused, and a key no row has gets a
+ * NOTICE.
  */
 #include "postgres.h"
 
@@ -147,26 +153,53 @@ image_arg(Jsonb *redacted, HeapTuple tup, TupleDesc desc, int col, char *nulls, 
 	return d;
 }
 
+/* Is the name a key of one of the images of a row? */
+static bool
+in_images(HeapTuple tup, TupleDesc desc, const char *name)
+{
+	for (int col = 2; col <= 4; col++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+		Jsonb	   *jb;
+
+		if (isnull)
+			continue;
+		jb = DatumGetJsonbP(d);
+		if (JB_ROOT_IS_OBJECT(jb) &&
+			getKeyJsonValueFromContainer(&jb->root, name, strlen(name), NULL) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The key is checked as audit_history() checks it; every column named must
+ * be a column of the table or appear in the row's logged images (a dropped
+ * or renamed column's values are still there under the old name).
+ */
 Datum
 apikit_audit_redact(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	Jsonb	   *key = PG_GETARG_JSONB_P(1);
+	Oid			relid;
+	Jsonb	   *key;
 	RedactRule	rule;
 	char	   *nspname;
 	char	   *relname;
-	Oid			types[3] = {NAMEOID, NAMEOID, JSONBOID};
-	Datum		args[3];
+	Oid			types[2] = {REGCLASSOID, JSONBOID};
+	Datum		args[2];
 	SPITupleTable *rows;
 	uint64		nrows;
 	int64		redacted = 0;
 	SPIPlanPtr	update;
+	ListCell   *lc;
 
-	if (!JB_ROOT_IS_OBJECT(key))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("audit row key must be a JSON object"),
-				 errdetail("A key names the row by its key columns, for example {\"id\": 42}.")));
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rel and key must not be null")));
+	relid = PG_GETARG_OID(0);
+	key = PG_GETARG_JSONB_P(1);
 	relname = get_rel_name(relid);
 	if (relname == NULL)
 		ereport(ERROR,
@@ -187,33 +220,73 @@ apikit_audit_redact(PG_FUNCTION_ARGS)
 
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems, &enulls, &n);
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("columns must name at least one column"),
+					 errhint("Pass null to redact every column but the key.")));
 		rule.names = NIL;
 		for (int i = 0; i < n; i++)
-			if (!enulls[i])
-				rule.names = lappend(rule.names, TextDatumGetCString(elems[i]));
+		{
+			if (enulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("columns must not contain null")));
+			rule.names = lappend(rule.names, TextDatumGetCString(elems[i]));
+		}
 		rule.keep = false;
 	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	args[0] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
-	args[1] = DirectFunctionCall1(namein, CStringGetDatum(relname));
-	args[2] = JsonbPGetDatum(key);
-	if (SPI_execute_with_args("SELECT id, row_key, old_row, new_row, statement "
-							  "FROM apikit.audit_log "
-							  "WHERE schema_name = $1 AND table_name = $2 AND row_key = $3 "
-							  "ORDER BY id FOR UPDATE",
-							  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = JsonbPGetDatum(key);
+	/* The same errors as audit_history() for a key of the wrong shape. */
+	if (SPI_execute_with_args("SELECT apikit.audit_check_key($1, $2)",
+							  2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not check the audit row key");
+	/* The row's rows, in every run of the table's history (audit_lineage). */
+	if (SPI_execute_with_args("SELECT l.id, l.row_key, l.old_row, l.new_row, l.statement "
+							  "FROM apikit.audit_lineage($1) e "
+							  "JOIN apikit.audit_log l ON l.relid OPERATOR(pg_catalog.=) e.relid "
+							  " AND l.id OPERATOR(pg_catalog.>=) e.first_id "
+							  " AND l.id OPERATOR(pg_catalog.<) e.next_id "
+							  "WHERE l.row_key OPERATOR(pg_catalog.=) $2 "
+							  "ORDER BY l.id FOR UPDATE OF l",
+							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read apikit.audit_log");
 	rows = SPI_tuptable;
 	nrows = SPI_processed;
+
+	if (!rule.keep)
+	{
+		foreach(lc, rule.names)
+		{
+			const char *name = lfirst(lc);
+			bool		known = get_attnum(relid, name) != InvalidAttrNumber;
+
+			for (uint64 r = 0; r < nrows && !known; r++)
+				known = in_images(rows->vals[r], rows->tupdesc, name);
+			if (!known)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of relation \"%s\" does not exist", name, relname),
+						 errdetail("It is not a column of the table, and no audit row of this key holds it.")));
+		}
+	}
+	if (nrows == 0)
+		ereport(NOTICE,
+				(errmsg("no audit rows of table \"%s.%s\" have the key %s",
+						nspname, relname,
+						JsonbToCString(NULL, &key->root, VARSIZE(key))),
+				 errdetail("Nothing was redacted.")));
 
 	{
 		Oid			utypes[5] = {INT8OID, JSONBOID, JSONBOID, JSONBOID, TEXTOID};
 
 		update = SPI_prepare("UPDATE apikit.audit_log "
 							 "SET row_key = $2, old_row = $3, new_row = $4, statement = $5 "
-							 "WHERE id = $1", 5, utypes);
+							 "WHERE id OPERATOR(pg_catalog.=) $1", 5, utypes);
 		if (update == NULL)
 			elog(ERROR, "could not prepare the redaction update");
 	}

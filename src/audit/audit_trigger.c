@@ -9,15 +9,20 @@
  * trigger inserts into the heap and the indexes directly, as catalog code
  * does, instead of running an INSERT: there is no plan to start and end per
  * row, and the user whose change is audited needs no privilege on the log.
- * That is also why only this trigger writes the log: no role but its
- * (superuser) owner holds INSERT, UPDATE or DELETE on it.
+ * That is also why only C code writes the log: this trigger, and the event
+ * trigger of audit_track.c that records changes to a table's auditing through
+ * apikit_audit_write_event(); no role but the log's (superuser) owner holds
+ * INSERT, UPDATE or DELETE on it.  A temporary table is refused: any role
+ * can create one, and its rows would become permanent records.
  *
  * What to record about a table is worked out once per trigger and cached;
  * the cache follows the relcache, so ALTER TABLE, a new primary key or a
  * re-run of audit_enable() (which replaces the trigger) take effect at once.
  * The trigger's arguments are the configuration: exclude_columns and
- * mask_columns as text[] literals.  pg_dump keeps them with the trigger, so a
- * restored table is audited exactly as before.
+ * mask_columns as text[] literals of column names.  pg_dump keeps them with
+ * the trigger, so a restored table is audited exactly as before; the event
+ * trigger of audit_track.c rewrites them when a listed column is renamed or
+ * dropped, so they always name the columns the lists were made for.
  */
 #include "postgres.h"
 
@@ -98,7 +103,7 @@ static bool callback_registered = false;
 static Oid	log_oid = InvalidOid;
 static Oid	log_seq_oid = InvalidOid;
 
-static Datum op_text[4];		/* "INSERT", "UPDATE", "DELETE", "TRUNCATE" */
+static Datum op_text[5];		/* "INSERT", "UPDATE", "DELETE", "TRUNCATE", "AUDIT" */
 
 /*
  * apikit.audit_log's indexes, as the inserts need them: built once and kept
@@ -153,10 +158,33 @@ audit_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 }
 
 static void
+audit_syscache_callback(Datum arg, int cacheid pg_attribute_unused(),
+						uint32 hashvalue pg_attribute_unused())
+{
+	/* A schema was renamed: the cached schema names may be stale. */
+	audit_relcache_callback(arg, InvalidOid);
+}
+
+/*
+ * The caches above follow the relcache from the first use on, whichever
+ * way the log is first written: by this trigger, or by audit_track.c.
+ */
+static void
+register_callbacks(void)
+{
+	if (callback_registered)
+		return;
+	CacheRegisterRelcacheCallback(audit_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, audit_syscache_callback, (Datum) 0);
+	callback_registered = true;
+}
+
+static void
 ensure_log_oids(void)
 {
 	Oid			nsp;
 
+	register_callbacks();
 	if (OidIsValid(log_oid))
 		return;
 	nsp = get_namespace_oid("apikit", true);
@@ -211,9 +239,11 @@ name_listed(List *names, const char *name)
 }
 
 /*
- * Every listed column must exist.  A masked column that was renamed would
- * otherwise be logged in clear under its new name; refusing the write is the
- * safe answer, and the hint says how to fix it.
+ * Every listed column must exist.  audit_track.c rewrites the lists when a
+ * column is renamed or dropped; if it did not run (event triggers are off
+ * with session_replication_role = replica, or disabled), a masked column
+ * renamed would be logged in clear under its new name: refusing the write is
+ * the safe answer, and the hint says how to fix it.
  */
 static void
 check_names_exist(List *names, TupleDesc desc, const char *what, Relation rel)
@@ -236,7 +266,7 @@ check_names_exist(List *names, TupleDesc desc, const char *what, Relation rel)
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" listed in %s for auditing of table \"%s\" does not exist",
 							name, what, RelationGetRelationName(rel)),
-					 errdetail("The column was renamed or dropped after apikit.audit_enable() was called."),
+					 errdetail("The column was renamed or dropped while apikit's event trigger apikit_audit_track_ddl did not run."),
 					 errhint("Call apikit.audit_enable() again with the current column names.")));
 	}
 }
@@ -289,6 +319,18 @@ build_audit_rel(AuditRel *ar, Relation rel, Trigger *trigger)
 	Bitmapset  *keyattrs;
 	MemoryContext old;
 	char	   *nspname;
+
+	/*
+	 * Anyone may create a temporary table and attach this trigger to it:
+	 * its rows would become permanent log rows that no table backs.
+	 */
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("temporary table \"%s\" cannot be audited",
+						RelationGetRelationName(rel)),
+				 errdetail("Audit rows are permanent and a temporary table is not; any role can create one."),
+				 errhint("Drop the trigger \"%s\" from the table.", trigger->tgname)));
 
 	if (trigger->tgnargs != 0 && trigger->tgnargs != 2)
 		ereport(ERROR,
@@ -363,14 +405,6 @@ build_audit_rel(AuditRel *ar, Relation rel, Trigger *trigger)
 	MemoryContextSwitchTo(old);
 }
 
-static void
-audit_syscache_callback(Datum arg, int cacheid pg_attribute_unused(),
-						uint32 hashvalue pg_attribute_unused())
-{
-	/* A schema was renamed: the cached schema names may be stale. */
-	audit_relcache_callback(arg, InvalidOid);
-}
-
 /*
  * The trigger's settings, as a copy the caller may use for the whole call.
  * A rebuild does not free the contexts of earlier versions at once but
@@ -394,12 +428,7 @@ lookup_audit_rel(Relation rel, Trigger *trigger, AuditRel *copy)
 		audit_rels = hash_create("apikit audited tables", 16, &ctl,
 								 HASH_ELEM | HASH_BLOBS);
 	}
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(audit_relcache_callback, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACEOID, audit_syscache_callback, (Datum) 0);
-		callback_registered = true;
-	}
+	register_callbacks();
 
 	ar = hash_search(audit_rels, &trigger->tgoid, HASH_ENTER, &found);
 	if (!found || !ar->valid)
@@ -765,7 +794,7 @@ insert_log_row(Relation logrel, HeapTuple tup)
 			continue;
 		if (li.predicate[i] && !ExecQual(li.predicate[i], econtext))
 			continue;
-		/* The lock on the table keeps the index list valid (see write_log_row). */
+		/* The lock on the table keeps the index list valid (see write_row). */
 		index = index_open(li.oids[i], RowExclusiveLock);
 		apikit_index_insert_begin(ii);
 		FormIndexDatum(ii, li.slot, li.estate, values, isnull);
@@ -781,9 +810,13 @@ insert_log_row(Relation logrel, HeapTuple tup)
 		ResetExprContext(econtext);
 }
 
-static void
-write_log_row(AuditRel *ar, int op, Datum row_key, Datum old_row, Datum new_row,
-			  Datum changed_columns)
+/*
+ * One row into apikit.audit_log: the row changes of an audited table, and
+ * the changes to its auditing (audit_track.c).  Returns the row's ID.
+ */
+static int64
+write_row(Oid relid, Name schema_name, Name table_name, int op,
+		  Datum row_key, Datum old_row, Datum new_row, Datum changed_columns)
 {
 	Relation	logrel;
 	Datum		values[AUDIT_NCOLUMNS];
@@ -823,9 +856,9 @@ write_log_row(AuditRel *ar, int op, Datum row_key, Datum old_row, Datum new_row,
 	values[AUDIT_COL_TS] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	values[AUDIT_COL_XID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 	values[AUDIT_COL_OP] = op_text[op];
-	values[AUDIT_COL_RELID] = ObjectIdGetDatum(ar->log_relid);
-	values[AUDIT_COL_SCHEMA_NAME] = NameGetDatum(&ar->schema_name);
-	values[AUDIT_COL_TABLE_NAME] = NameGetDatum(&ar->table_name);
+	values[AUDIT_COL_RELID] = ObjectIdGetDatum(relid);
+	values[AUDIT_COL_SCHEMA_NAME] = NameGetDatum(schema_name);
+	values[AUDIT_COL_TABLE_NAME] = NameGetDatum(table_name);
 	values[AUDIT_COL_ROW_KEY] = row_key;
 	nulls[AUDIT_COL_ROW_KEY] = row_key == (Datum) 0;
 	values[AUDIT_COL_OLD_ROW] = old_row;
@@ -854,12 +887,13 @@ write_log_row(AuditRel *ar, int op, Datum row_key, Datum old_row, Datum new_row,
 	insert_log_row(logrel, tup);
 	heap_freetuple(tup);
 	table_close(logrel, NoLock);
+	return id;
 }
 
 static void
 init_op_text(void)
 {
-	static const char *const ops[] = {"INSERT", "UPDATE", "DELETE", "TRUNCATE"};
+	static const char *const ops[] = {"INSERT", "UPDATE", "DELETE", "TRUNCATE", "AUDIT"};
 	MemoryContext old;
 
 	if (op_text[0] != (Datum) 0)
@@ -872,8 +906,37 @@ init_op_text(void)
 
 enum
 {
-	OP_INSERT, OP_UPDATE, OP_DELETE, OP_TRUNCATE
+	OP_INSERT, OP_UPDATE, OP_DELETE, OP_TRUNCATE, OP_AUDIT
 };
+
+static void
+write_log_row(AuditRel *ar, int op, Datum row_key, Datum old_row, Datum new_row,
+			  Datum changed_columns)
+{
+	(void) write_row(ar->log_relid, &ar->schema_name, &ar->table_name, op,
+					 row_key, old_row, new_row, changed_columns);
+}
+
+/*
+ * A change to a table's auditing, as audit_track.c describes it: written
+ * like a row change, by the same code, so that it is hashed and sealed the
+ * same way.  Only C code calls this; no SQL function writes the log.
+ */
+int64
+apikit_audit_write_event(Oid relid, const char *schema_name, const char *table_name,
+						 Jsonb *old_row, Jsonb *new_row, ArrayType *changed_columns)
+{
+	NameData	schema;
+	NameData	table;
+
+	init_op_text();
+	namestrcpy(&schema, schema_name);
+	namestrcpy(&table, table_name);
+	return write_row(relid, &schema, &table, OP_AUDIT, (Datum) 0,
+					 old_row ? JsonbPGetDatum(old_row) : (Datum) 0,
+					 JsonbPGetDatum(new_row),
+					 changed_columns ? PointerGetDatum(changed_columns) : (Datum) 0);
+}
 
 /*
  * A TRUNCATE trigger left on a table that is no longer audited (a partition

@@ -18,8 +18,18 @@
  * keep their seal row: the chain through them still verifies, and any row
  * left in a purged block's range is reported.
  *
+ * It also reads the AUDIT rows (audit_track.c), in order, and reports the
+ * windows in which a table's changes went unrecorded because its auditing
+ * was switched off outside apikit.audit_enable() and audit_disable(): a
+ * trigger disabled, replaced or dropped by hand.  Such a window is a
+ * problem (ok is false) even after auditing resumed, since the changes made
+ * in it are missing for good.  Auditing stopped with audit_disable(), or
+ * a partition detached, is a decision recorded in the log: it is only
+ * mentioned in detail, and ok stays true.
+ *
  * The log and the seals are read through two cursors in ID order, in one
- * pass, so memory stays flat however long the log is.
+ * pass, so memory stays flat however long the log is (it grows with the
+ * number of audited tables, one small entry each, not with the log).
  */
 #include "postgres.h"
 
@@ -30,6 +40,8 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 #include "audit.h"
@@ -156,16 +168,158 @@ check_row(Verdict *v, HeapTuple tup, TupleDesc desc, int64 block, uint8 stored[A
 	return true;
 }
 
-static bool
-check_row_in(MemoryContext cxt, Verdict *v, HeapTuple tup, TupleDesc desc, int64 block,
-			 uint8 stored[AUDIT_HASH_LEN])
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	bool		ok = check_row(v, tup, desc, block, stored);
 
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(cxt);
-	return ok;
+static int64 row_id(HeapTuple tup, TupleDesc desc);
+
+/* A table's auditing as the AUDIT rows tell it, per database and relid. */
+typedef struct TableKey
+{
+	char		database[48];
+	Oid			relid;
+} TableKey;
+
+typedef struct TableTrack
+{
+	TableKey	key;			/* hash key */
+	bool		audited;
+	bool		truncate_audited;
+	bool		gap;			/* switched off outside apikit, since gap_from */
+	bool		lost_rows;
+	bool		lost_truncate;
+	int64		gap_from;
+	NameData	schema_name;
+	NameData	table_name;
+	char		reason[160];
+} TableTrack;
+
+typedef struct Tracker
+{
+	HTAB	   *tables;
+	int64		stops;			/* stopped on purpose */
+	char	   *first_stop;
+} Tracker;
+
+static bool
+key_is_true(Jsonb *jb, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+
+	return v && v->type == jbvBool && v->val.boolean;
+}
+
+/* A string value, copied into buf (cut at its size); false if absent. */
+static bool
+key_string(Jsonb *jb, const char *key, char *buf, size_t size)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+	size_t		len;
+
+	if (v == NULL || v->type != jbvString)
+		return false;
+	len = Min((size_t) v->val.string.len, size - 1);
+	memcpy(buf, v->val.string.val, len);
+	buf[len] = '\0';
+	return true;
+}
+
+static void
+gap_found(Verdict *v, TableTrack *t, int64 until, const char *how)
+{
+	if (until > 0)
+		bad(v, 0, t->gap_from,
+			"Auditing of table %s.%s was switched off outside apikit.audit_enable() and apikit.audit_disable() from audit row %lld to audit row %lld (%s, then %s): changes made in between are not in the log.",
+			NameStr(t->schema_name), NameStr(t->table_name), (long long) t->gap_from,
+			(long long) until, t->reason, how);
+	else
+		bad(v, 0, t->gap_from,
+			"Auditing of table %s.%s has been switched off outside apikit.audit_enable() and apikit.audit_disable() since audit row %lld (%s): changes made since are not in the log.",
+			NameStr(t->schema_name), NameStr(t->table_name), (long long) t->gap_from,
+			t->reason);
+	t->gap = false;
+}
+
+/* One row of the log, in ID order: follow the tables' auditing. */
+static void
+track_row(Tracker *tr, Verdict *v, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		op = heap_getattr(tup, AUDIT_COL_OP + 1, desc, &isnull);
+	Datum		d;
+	Jsonb	   *row;
+	TableKey	key;
+	TableTrack *t;
+	bool		found;
+	char		event[32];
+	char		by[64];
+	bool		audited,
+				truncate_audited;
+	int64		id;
+
+	if (isnull || VARSIZE_ANY_EXHDR(DatumGetPointer(op)) != 5 ||
+		memcmp(VARDATA_ANY(DatumGetPointer(op)), "AUDIT", 5) != 0)
+		return;
+	d = heap_getattr(tup, AUDIT_COL_NEW_ROW + 1, desc, &isnull);
+	if (isnull)
+		return;
+	row = DatumGetJsonbP(d);
+	if (!JB_ROOT_IS_OBJECT(row))
+		return;
+	id = row_id(tup, desc);
+	memset(&key, 0, sizeof(key));
+	if (!key_string(row, "database", key.database, sizeof(key.database)))
+		return;
+	key.relid = DatumGetObjectId(heap_getattr(tup, AUDIT_COL_RELID + 1, desc, &isnull));
+	if (!key_string(row, "event", event, sizeof(event)))
+		event[0] = '\0';
+	if (!key_string(row, "by", by, sizeof(by)))
+		by[0] = '\0';
+	audited = key_is_true(row, "audited");
+	truncate_audited = key_is_true(row, "truncate_audited");
+
+	t = hash_search(tr->tables, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		t->audited = t->truncate_audited = t->gap = false;
+		t->lost_rows = t->lost_truncate = false;
+	}
+	namestrcpy(&t->schema_name, NameStr(*DatumGetName(heap_getattr(tup, AUDIT_COL_SCHEMA_NAME + 1,
+																	 desc, &isnull))));
+	namestrcpy(&t->table_name, NameStr(*DatumGetName(heap_getattr(tup, AUDIT_COL_TABLE_NAME + 1,
+																	desc, &isnull))));
+
+	if (strcmp(event, "stopped") == 0 && !t->gap)
+	{
+		t->gap = true;
+		t->gap_from = id;
+		t->lost_rows = t->audited && !audited;
+		t->lost_truncate = t->truncate_audited && !truncate_audited;
+		if (!key_string(row, "reason", t->reason, sizeof(t->reason)))
+			strlcpy(t->reason, "its triggers were changed", sizeof(t->reason));
+	}
+	else if (t->gap && (!t->lost_rows || audited) && (!t->lost_truncate || truncate_audited))
+		gap_found(v, t, id, "auditing resumed");
+	else if (t->gap && (strcmp(event, "disabled") == 0 || strcmp(event, "dropped") == 0 ||
+						strcmp(event, "detached") == 0))
+		gap_found(v, t, id, strcmp(event, "dropped") == 0 ? "the table was dropped" :
+				  strcmp(event, "disabled") == 0 ? "auditing was stopped with apikit.audit_disable()" :
+				  "the partition was detached");
+
+	if (strcmp(event, "disabled") == 0 || strcmp(event, "detached") == 0)
+	{
+		if (tr->stops++ == 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(v->cxt);
+
+			tr->first_stop = psprintf("table %s.%s, %s at audit row %lld",
+									  NameStr(t->schema_name), NameStr(t->table_name),
+									  strcmp(event, "disabled") == 0 ?
+									  "with apikit.audit_disable()" : "by DETACH PARTITION",
+									  (long long) id);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	t->audited = audited;
+	t->truncate_audited = truncate_audited;
 }
 
 static int64
@@ -174,6 +328,20 @@ row_id(HeapTuple tup, TupleDesc desc)
 	bool		isnull;
 
 	return DatumGetInt64(heap_getattr(tup, AUDIT_COL_ID + 1, desc, &isnull));
+}
+
+/* Check a row and follow its table's auditing, in a context reset after. */
+static bool
+check_row_in(MemoryContext cxt, Verdict *v, Tracker *tr, HeapTuple tup, TupleDesc desc,
+			 int64 block, uint8 stored[AUDIT_HASH_LEN])
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	bool		ok = check_row(v, tup, desc, block, stored);
+
+	track_row(tr, v, tup, desc);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(cxt);
+	return ok;
 }
 
 Datum
@@ -196,6 +364,8 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 	TupleDesc	resdesc;
 	MemoryContext rowcxt;
 	bool		seen_unpurged = false;
+	Tracker		tracker = {0};
+	HASHCTL		ctl;
 	Datum		result[5];
 	bool		resnulls[5] = {false, false, false, false, false};
 
@@ -214,6 +384,11 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 	}
 
 	v.cxt = CurrentMemoryContext;
+	ctl.keysize = sizeof(TableKey);
+	ctl.entrysize = sizeof(TableTrack);
+	ctl.hcxt = CurrentMemoryContext;
+	tracker.tables = hash_create("apikit audit verify tables", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	reader_open(&seals, "SELECT block_id, first_id, last_id, row_count, digest, purged_at IS NOT NULL "
@@ -282,7 +457,7 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 				if (id < first_id)
 					bad(&v, block, id, "audit row %lld lies before block %lld and in no block.",
 						(long long) id, (long long) block);
-				check_row_in(rowcxt, &v, row, rowdesc, block, stored);
+				check_row_in(rowcxt, &v, &tracker, row, rowdesc, block, stored);
 				apikit_audit_block_add(id, stored);
 				count++;
 				row = reader_next(&rows, &rowdesc);
@@ -314,7 +489,18 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 	{
 		uint8		stored[AUDIT_HASH_LEN];
 
-		check_row_in(rowcxt, &v, row, rowdesc, 0, stored);
+		check_row_in(rowcxt, &v, &tracker, row, rowdesc, 0, stored);
+	}
+
+	/* Windows still open at the end of the log. */
+	{
+		HASH_SEQ_STATUS seq;
+		TableTrack *t;
+
+		hash_seq_init(&seq, tracker.tables);
+		while ((t = hash_seq_search(&seq)) != NULL)
+			if (t->gap)
+				gap_found(&v, t, 0, NULL);
 	}
 
 	if (have_expected && !expected_found)
@@ -331,6 +517,13 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 	resnulls[3] = v.first_bad_id == 0;
 	if (v.detail)
 		result[4] = CStringGetTextDatum(v.detail);
+	else if (tracker.stops == 1)
+		/* All is well, but auditing was stopped on purpose: say so. */
+		result[4] = CStringGetTextDatum(psprintf("Auditing was stopped on purpose once: %s.",
+												 tracker.first_stop));
+	else if (tracker.stops > 1)
+		result[4] = CStringGetTextDatum(psprintf("Auditing was stopped on purpose %lld times; the first: %s.",
+												 (long long) tracker.stops, tracker.first_stop));
 	else
 		resnulls[4] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(resdesc), result, resnulls)));

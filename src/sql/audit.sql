@@ -22,7 +22,7 @@ CREATE TABLE apikit.audit_log (
 	id bigint PRIMARY KEY,
 	ts timestamptz NOT NULL,
 	xid xid8 NOT NULL,
-	op text NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')),
+	op text NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'AUDIT')),
 	relid oid NOT NULL,
 	schema_name name NOT NULL,
 	table_name name NOT NULL,
@@ -41,16 +41,21 @@ CREATE TABLE apikit.audit_log (
 ALTER SEQUENCE apikit.audit_log_id_seq OWNED BY apikit.audit_log.id;
 
 COMMENT ON TABLE apikit.audit_log IS
-	'One row per audited row change (and per TRUNCATE), written by apikit.audit_trigger() in the same transaction';
+	'One row per audited row change, per TRUNCATE and per change to a table''s auditing (op AUDIT), written in the same transaction';
 
 -- Time ranges: a BRIN index is tiny and rows arrive in time order.
 CREATE INDEX audit_log_ts ON apikit.audit_log USING brin (ts);
 -- One row's history: a hash index, because a table without a key logs its
 -- whole row as row_key, which can outgrow a btree entry.
 CREATE INDEX audit_log_row_key ON apikit.audit_log USING hash (row_key);
--- TRUNCATEs end every row's life; audit_row_at() looks them up here.
-CREATE INDEX audit_log_truncates ON apikit.audit_log (table_name, schema_name, id)
-	WHERE op = 'TRUNCATE';
+-- A table's own rows (TRUNCATE, AUDIT) by table: audit_row_at() looks up
+-- TRUNCATEs, audit_history() the table's AUDIT rows, the event trigger a
+-- table's last AUDIT row (audit_track.c).
+CREATE INDEX audit_log_table_events ON apikit.audit_log (relid, op, id)
+	WHERE row_key IS NULL;
+-- AUDIT rows by name: a restored table finds the table it was dumped from.
+CREATE INDEX audit_log_audit_names ON apikit.audit_log (schema_name, table_name, id)
+	WHERE op = 'AUDIT';
 
 CREATE TABLE apikit.audit_seals (
 	block_id bigint PRIMARY KEY,
@@ -105,7 +110,7 @@ COMMENT ON FUNCTION apikit.audit_trigger_args(bytea) IS
 -- chose; null when there is neither.
 CREATE FUNCTION apikit.audit_key_columns(rel regclass)
 RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT array_agg(a.attname::text ORDER BY a.attname)
@@ -127,7 +132,7 @@ COMMENT ON FUNCTION apikit.audit_key_columns(regclass) IS
 -- table gets it when audit_enable runs again.)
 CREATE FUNCTION apikit.audit_partition_truncates(rel regclass, replace boolean)
 RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -201,10 +206,47 @@ CREATE EVENT TRIGGER apikit_audit_new_partitions ON ddl_command_end
 	WHEN TAG IN ('CREATE TABLE')
 	EXECUTE FUNCTION apikit.audit_new_partitions();
 
-CREATE FUNCTION apikit.audit_enable(
+-- Every change to a table's auditing is a row of the log (op AUDIT),
+-- written by this event trigger: which tables a command touched, their
+-- auditing now, compared with the log's last row about them (see
+-- audit_track.c).  It also keeps the lists in the trigger arguments naming
+-- columns by their current names.  Its name sorts after
+-- apikit_audit_new_partitions, so that a new partition is recorded once,
+-- with its TRUNCATE trigger.
+-- (No SET search_path: it pins its own, after looking up the names of the
+-- command with the command's.)
+CREATE FUNCTION apikit.audit_track()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'apikit_audit_track'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION apikit.audit_track() IS
+	'Internal: event trigger that logs changes to a table''s auditing and follows column renames';
+
+CREATE EVENT TRIGGER apikit_audit_track_ddl ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE TABLE',
+				 'ALTER SCHEMA', 'ALTER FOREIGN TABLE', 'CREATE FOREIGN TABLE')
+	EXECUTE FUNCTION apikit.audit_track();
+CREATE EVENT TRIGGER apikit_audit_track_drop ON sql_drop
+	EXECUTE FUNCTION apikit.audit_track();
+
+-- The database an AUDIT row was written in: a table's OID means that table
+-- only there.
+CREATE FUNCTION apikit.audit_database_id()
+RETURNS text
+AS 'MODULE_PATHNAME', 'apikit_audit_database_id'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION apikit.audit_database_id() IS
+	'Internal: "<system identifier>:<database OID>", as AUDIT rows record it';
+
+-- What audit_enable() does; audit_enable() runs it and then writes one
+-- AUDIT row per table it changed.  Called directly, it works the same, but
+-- its changes are logged as DDL, not as audit_enable's.
+CREATE FUNCTION apikit.audit_apply_enable(
 	rel regclass,
-	exclude_columns text[] DEFAULT '{}',
-	mask_columns text[] DEFAULT '{}')
+	exclude_columns text[],
+	mask_columns text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -213,30 +255,52 @@ DECLARE
 	cls record;
 	col text;
 	parent regclass;
+	cur text[];
+	cur_exclude text[] := '{}';
+	cur_mask text[] := '{}';
+	audited boolean;
+	changes text[] := '{}';
 BEGIN
 	IF rel IS NULL THEN
 		RAISE EXCEPTION 'rel must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	exclude_columns := ARRAY(SELECT DISTINCT unnest(coalesce(exclude_columns, '{}')) ORDER BY 1);
-	mask_columns := ARRAY(SELECT DISTINCT unnest(coalesce(mask_columns, '{}')) ORDER BY 1);
+	IF array_position(exclude_columns, NULL) IS NOT NULL
+	   OR array_position(mask_columns, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'exclude_columns and mask_columns must not contain null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 
-	SELECT c.relkind, c.relispartition, n.nspname
+	SELECT c.relkind, c.relispartition, c.relpersistence, n.nspname
 	  INTO cls
 	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE c.oid = rel;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', rel::oid
+			USING ERRCODE = 'undefined_table';
+	END IF;
 
 	IF cls.nspname IN ('pg_catalog', 'information_schema', 'pg_toast') THEN
 		RAISE EXCEPTION '"%" is a system catalog', rel
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'System catalogs cannot be audited with triggers.';
 	END IF;
-	IF EXISTS (SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
-			   WHERE d.classid = 'pg_class'::regclass AND d.objid = rel
-				 AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-				 AND e.extname = 'apikit') THEN
-		RAISE EXCEPTION '"%" belongs to the apikit extension and cannot be audited', rel
+	-- apikit's configuration tables can be audited like any other; the
+	-- log's own cannot.
+	IF rel IN ('apikit.audit_log'::regclass, 'apikit.audit_seals'::regclass,
+			   'apikit.audit_seal_pending'::regclass) THEN
+		RAISE EXCEPTION '"%" is part of the audit log and cannot be audited', rel
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'Auditing the audit log would record every row it records.';
+				  DETAIL = CASE rel
+					WHEN 'apikit.audit_log'::regclass THEN
+						'Auditing the audit log would log every row it logs; apikit.audit_verify() finds changes to it.'
+					WHEN 'apikit.audit_seals'::regclass THEN
+						'Sealing writes it; apikit.audit_verify() finds changes to it.'
+					ELSE 'Sealing rewrites it at every run; it is no evidence of anything.' END;
+	END IF;
+	IF cls.relpersistence = 't' THEN
+		RAISE EXCEPTION '"%" is a temporary table', rel
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Temporary tables cannot be audited: audit rows are permanent, and any role can create a temporary table.';
 	END IF;
 	IF cls.relkind NOT IN ('r', 'p') THEN
 		RAISE EXCEPTION '"%" is not a table', rel
@@ -249,6 +313,21 @@ BEGIN
 				  HINT = CASE WHEN cls.relkind IN ('v', 'm') THEN 'Audit the tables it reads.'
 							  ELSE 'Pass a table or a partitioned table.' END;
 	END IF;
+
+	-- The current lists are kept where none is given.
+	SELECT apikit.audit_trigger_args(t.tgargs) INTO cur
+	  FROM pg_trigger t
+	 WHERE t.tgrelid = rel AND t.tgname = 'apikit_audit' AND t.tgparentid = 0
+	   AND t.tgfoid = 'apikit.audit_trigger()'::regprocedure;
+	audited := FOUND;
+	IF audited THEN
+		cur_exclude := coalesce(cur[1]::text[], '{}');
+		cur_mask := coalesce(cur[2]::text[], '{}');
+	END IF;
+	exclude_columns := ARRAY(SELECT DISTINCT c COLLATE "C"
+							   FROM unnest(coalesce(exclude_columns, cur_exclude)) c ORDER BY 1);
+	mask_columns := ARRAY(SELECT DISTINCT c COLLATE "C"
+							FROM unnest(coalesce(mask_columns, cur_mask)) c ORDER BY 1);
 
 	FOREACH col IN ARRAY exclude_columns || mask_columns LOOP
 		IF NOT EXISTS (SELECT FROM pg_attribute
@@ -287,6 +366,17 @@ BEGIN
 		END IF;
 	END IF;
 
+	IF audited AND NOT (exclude_columns @> cur_exclude AND cur_exclude @> exclude_columns) THEN
+		changes := changes || format('exclude_columns was %s and is now %s.', cur_exclude, exclude_columns);
+	END IF;
+	IF audited AND NOT (mask_columns @> cur_mask AND cur_mask @> mask_columns) THEN
+		changes := changes || format('mask_columns was %s and is now %s.', cur_mask, mask_columns);
+	END IF;
+	IF changes <> '{}' THEN
+		RAISE NOTICE 'audit settings of "%" changed', rel
+			USING DETAIL = array_to_string(changes, ' ');
+	END IF;
+
 	EXECUTE format('CREATE OR REPLACE TRIGGER apikit_audit '
 				   'AFTER INSERT OR UPDATE OR DELETE ON %s '
 				   'FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger(%L, %L)',
@@ -299,10 +389,23 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION apikit.audit_enable(regclass, text[], text[]) IS
-	'Starts (or reconfigures) auditing of a table: every INSERT, UPDATE, DELETE and TRUNCATE is logged';
+COMMENT ON FUNCTION apikit.audit_apply_enable(regclass, text[], text[]) IS
+	'Internal: what apikit.audit_enable() does, without its AUDIT row';
 
-CREATE FUNCTION apikit.audit_disable(rel regclass)
+-- A C function, so that only it can mark its AUDIT rows as its own.
+CREATE FUNCTION apikit.audit_enable(
+	rel regclass,
+	exclude_columns text[] DEFAULT NULL,
+	mask_columns text[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'apikit_audit_enable'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION apikit.audit_enable(regclass, text[], text[]) IS
+	'Starts (or reconfigures) auditing of a table: every INSERT, UPDATE, DELETE and TRUNCATE is logged; a list not given is kept';
+
+CREATE FUNCTION apikit.audit_apply_disable(rel regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -310,6 +413,9 @@ AS $$
 DECLARE
 	part regclass;
 BEGIN
+	IF rel IS NULL THEN
+		RAISE EXCEPTION 'rel must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF NOT EXISTS (SELECT FROM pg_trigger
 				   WHERE tgrelid = rel AND tgname IN ('apikit_audit', 'apikit_audit_truncate')) THEN
 		RAISE NOTICE 'table "%" is not audited, skipping', rel;
@@ -325,6 +431,15 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION apikit.audit_apply_disable(regclass) IS
+	'Internal: what apikit.audit_disable() does, without its AUDIT row';
+
+CREATE FUNCTION apikit.audit_disable(rel regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'apikit_audit_disable'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
 COMMENT ON FUNCTION apikit.audit_disable(regclass) IS
 	'Stops auditing a table; its rows stay in the log';
 
@@ -334,7 +449,7 @@ SELECT t.tgrelid::regclass AS rel,
 	   c.relname AS table_name,
 	   coalesce((apikit.audit_trigger_args(t.tgargs))[1]::text[], '{}') AS exclude_columns,
 	   coalesce((apikit.audit_trigger_args(t.tgargs))[2]::text[], '{}') AS mask_columns,
-	   t.tgenabled <> 'D' AS enabled
+	   t.tgenabled IN ('O', 'A') AS enabled
   FROM pg_catalog.pg_trigger t
   JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -384,6 +499,66 @@ $$;
 COMMENT ON FUNCTION apikit.audit_check_key(regclass, jsonb) IS
 	'Internal: checks that a key names a row of a table';
 
+-- A table's history is a chain of runs: its own rows in this database
+-- (by relid: renames and SET SCHEMA do not matter), then, if the table was
+-- restored from a dump, the rows of the table it was dumped from, and so
+-- on.  The first AUDIT row of a restored table names the row it follows
+-- (audit_track.c decides, when the trigger is created); every AUDIT row
+-- repeats the ID of its run's first row.  A run: rows with that relid from
+-- first_id up to, not including, next_id; its AUDIT rows are those written
+-- in that database.  Newest run first.
+CREATE FUNCTION apikit.audit_lineage(rel regclass,
+	OUT relid oid, OUT database text, OUT first_id bigint, OUT next_id bigint)
+RETURNS SETOF record
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s record;
+	runs int := 0;
+BEGIN
+	relid := rel;
+	database := apikit.audit_database_id();
+	next_id := 9223372036854775807;
+	LOOP
+		SELECT l.id, l.new_row INTO s
+		  FROM apikit.audit_log l
+		 WHERE l.relid = audit_lineage.relid AND l.op = 'AUDIT' AND l.row_key IS NULL
+		   AND l.id < audit_lineage.next_id
+		   AND l.new_row->>'database' = audit_lineage.database
+		 ORDER BY l.id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			-- No AUDIT row of the run is left (purged): its rows are those
+			-- after the last one of a table that had the OID elsewhere.
+			SELECT coalesce(max(l.id) + 1, 0) INTO first_id
+			  FROM apikit.audit_log l
+			 WHERE l.relid = audit_lineage.relid AND l.op = 'AUDIT' AND l.row_key IS NULL
+			   AND l.id < audit_lineage.next_id;
+			RETURN NEXT;
+			RETURN;
+		END IF;
+		IF s.new_row->>'event' = 'dropped' THEN
+			-- A dropped table had the OID; this one has no AUDIT row yet.
+			first_id := s.id + 1;
+			RETURN NEXT;
+			RETURN;
+		END IF;
+		first_id := coalesce((s.new_row->>'since')::bigint, s.id);
+		RETURN NEXT;
+		runs := runs + 1;
+		EXIT WHEN NOT s.new_row ? 'follows' OR runs >= 1000;
+		SELECT l.relid, l.new_row->>'database' INTO relid, database
+		  FROM apikit.audit_log l
+		 WHERE l.id = (s.new_row->>'follows')::bigint;
+		EXIT WHEN NOT FOUND;	-- purged
+		next_id := first_id;
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION apikit.audit_lineage(regclass) IS
+	'Internal: the runs of log rows that are one table''s history, across renames and restores';
+
 CREATE FUNCTION apikit.audit_history(rel regclass, key jsonb)
 RETURNS SETOF apikit.audit_log
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -391,18 +566,28 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM apikit.audit_check_key(rel, key);
+	-- The row's changes, and (when it has any) the changes to the table's
+	-- auditing.
 	RETURN QUERY
+		WITH e AS MATERIALIZED (SELECT * FROM apikit.audit_lineage(rel)),
+		r AS MATERIALIZED (
+			SELECT l.*
+			  FROM e JOIN apikit.audit_log l
+				ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
+			 WHERE l.row_key = key)
+		SELECT * FROM r
+		UNION ALL
 		SELECT l.*
-		  FROM apikit.audit_log l
-		  JOIN pg_class c ON c.oid = rel
-		  JOIN pg_namespace n ON n.oid = c.relnamespace
-		 WHERE l.row_key = key AND l.table_name = c.relname AND l.schema_name = n.nspname
-		 ORDER BY l.id;
+		  FROM e JOIN apikit.audit_log l
+			ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
+		 WHERE l.op = 'AUDIT' AND l.row_key IS NULL AND l.new_row->>'database' = e.database
+		   AND EXISTS (SELECT FROM r)
+		 ORDER BY id;
 END
 $$;
 
 COMMENT ON FUNCTION apikit.audit_history(regclass, jsonb) IS
-	'Every logged change of one row, oldest first';
+	'Every logged change of one row, and of its table''s auditing, oldest first, across renames and restores';
 
 CREATE FUNCTION apikit.audit_row_at(rel regclass, key jsonb, at timestamptz)
 RETURNS jsonb
@@ -410,8 +595,6 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	nsp name;
-	relname name;
 	first_after bigint;
 	result jsonb;
 BEGIN
@@ -419,26 +602,31 @@ BEGIN
 	IF at IS NULL THEN
 		RAISE EXCEPTION 'at must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT n.nspname, c.relname INTO nsp, relname
-	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
 	-- Changes to one row are ordered by ID (a writer takes its row ID only
 	-- after the previous writer of that row committed), but ts is when a
 	-- statement started, which a later change can have started before.  So
 	-- the row at "at" is the last change before the first one stamped
 	-- after "at", unless a TRUNCATE came in between.
-	SELECT min(id) INTO first_after
-	  FROM apikit.audit_log
-	 WHERE row_key = key AND table_name = relname AND schema_name = nsp AND ts > at;
-	SELECT CASE WHEN e.op IN ('DELETE', 'TRUNCATE') THEN NULL ELSE e.new_row END
+	WITH e AS MATERIALIZED (SELECT * FROM apikit.audit_lineage(rel))
+	SELECT min(l.id) INTO first_after
+	  FROM e JOIN apikit.audit_log l
+		ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
+	 WHERE l.row_key = key AND l.ts > at;
+	WITH e AS MATERIALIZED (SELECT * FROM apikit.audit_lineage(rel))
+	SELECT CASE WHEN x.op IN ('DELETE', 'TRUNCATE') THEN NULL ELSE x.new_row END
 	  INTO result
-	  FROM (SELECT id, op, new_row FROM apikit.audit_log
-			 WHERE row_key = key AND table_name = relname AND schema_name = nsp
-			   AND ts <= at AND id < coalesce(first_after, 9223372036854775807)
+	  FROM (SELECT l.id, l.op, l.new_row
+			  FROM e JOIN apikit.audit_log l
+				ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
+			 WHERE l.row_key = key
+			   AND l.ts <= at AND l.id < coalesce(first_after, 9223372036854775807)
 			UNION ALL
-			SELECT id, op, NULL FROM apikit.audit_log
-			 WHERE op = 'TRUNCATE' AND table_name = relname AND schema_name = nsp
-			   AND ts <= at AND id < coalesce(first_after, 9223372036854775807)) e
-	 ORDER BY e.id DESC
+			SELECT l.id, l.op, NULL
+			  FROM e JOIN apikit.audit_log l
+				ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
+			 WHERE l.op = 'TRUNCATE' AND l.row_key IS NULL
+			   AND l.ts <= at AND l.id < coalesce(first_after, 9223372036854775807)) x
+	 ORDER BY x.id DESC
 	 LIMIT 1;
 	RETURN result;
 END
@@ -494,9 +682,13 @@ DECLARE
 	deleted bigint := 0;
 	n bigint;
 BEGIN
-	IF older_than IS NULL OR older_than < interval '0' THEN
+	IF older_than IS NULL THEN
+		RAISE EXCEPTION 'older_than must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF older_than < interval '0' THEN
 		RAISE EXCEPTION 'older_than must not be negative'
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('The interval given is %s.', older_than);
 	END IF;
 	cutoff := now() - older_than;
 	-- Against audit_seal() adding blocks meanwhile.
@@ -530,10 +722,12 @@ COMMENT ON FUNCTION apikit.audit_redact(regclass, jsonb, text[]) IS
 
 REVOKE ALL ON FUNCTION apikit.audit_seal(), apikit.audit_digest(), apikit.audit_verify(text),
 	apikit.audit_history(regclass, jsonb), apikit.audit_row_at(regclass, jsonb, timestamptz),
+	apikit.audit_lineage(regclass), apikit.audit_database_id(),
 	apikit.audit_purge(interval), apikit.audit_redact(regclass, jsonb, text[]) FROM PUBLIC;
 -- Sealing holds a lock on audit_seals until its transaction ends: a role
 -- that could call it could stall sealing, so it is not granted; the
 -- scheduler runs it as a superuser.
 GRANT EXECUTE ON FUNCTION apikit.audit_digest(), apikit.audit_verify(text),
-	apikit.audit_history(regclass, jsonb), apikit.audit_row_at(regclass, jsonb, timestamptz)
+	apikit.audit_history(regclass, jsonb), apikit.audit_row_at(regclass, jsonb, timestamptz),
+	apikit.audit_lineage(regclass), apikit.audit_database_id()
 	TO apikit_auditor;

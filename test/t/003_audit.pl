@@ -1,6 +1,7 @@
 # Audit logging with real servers: the scheduler seals on its own; a
 # hot standby verifies; pg_dump/pg_restore keeps the log, the seals and the
-# audited tables, and auditing goes on after the restore; a chain cut short
+# audited tables, and auditing goes on after the restore, with masks and
+# history following a table and a column renamed before the dump; a chain cut short
 # by a superuser is caught with the digest kept outside; and after kill -9
 # of a backend, and of the postmaster with all its processes, during
 # concurrent audited writes, the log matches the committed changes exactly.
@@ -111,8 +112,8 @@ $node->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', "SELECT ok FROM apikit.audit_verify('$digest')"),
 	't', 'a standby verifies the log');
 is($standby->safe_psql('postgres',
-		q{SELECT count(*) FROM apikit.audit_history('items', '{"id": 1}')}),
-	'1', 'and reads a row history');
+		q{SELECT string_agg(op, ',' ORDER BY id) FROM apikit.audit_history('items', '{"id": 1}')}),
+	'AUDIT,INSERT', 'and reads a row history, with the table\'s auditing');
 # Its scheduler skips the seal job (it writes): blocks come from the primary.
 $node->safe_psql('postgres', 'SELECT apikit.audit_seal()');
 $node->wait_for_catchup($standby);
@@ -128,9 +129,22 @@ is($standby->safe_psql('postgres', 'SELECT apikit.audit_digest()'),
 $standby->stop;
 
 # --- pg_dump / pg_restore --------------------------------------------------
+# A table and a masked column renamed before the dump: the restored trigger
+# masks the column under its current name, and the history spans the
+# rename and the restore.
+$node->safe_psql('postgres', q{
+CREATE TABLE public.accounts_old (id int PRIMARY KEY, pw text, note text);
+SELECT apikit.audit_enable('accounts_old', mask_columns => '{pw}');
+INSERT INTO accounts_old VALUES (1, 'first secret', 'before');
+ALTER TABLE accounts_old RENAME COLUMN pw TO pw_legacy;
+ALTER TABLE accounts_old ADD COLUMN pw text;
+ALTER TABLE accounts_old RENAME TO accounts;
+UPDATE accounts SET pw_legacy = 'second secret', pw = 'clear', note = 'renamed' WHERE id = 1;
+});
 $node->safe_psql('postgres', 'SELECT apikit.audit_seal()');
 $digest = $node->safe_psql('postgres', 'SELECT apikit.audit_digest()');
 my $rows_before = $node->safe_psql('postgres', 'SELECT count(*) FROM apikit.audit_log');
+my $max_before = $node->safe_psql('postgres', 'SELECT max(id) FROM apikit.audit_log');
 my $dump = $node->basedir . '/audit.dump';
 system_or_bail('pg_dump', '-Fc', '-f', $dump, '-h', $node->host, '-p', $node->port, 'postgres');
 $node->safe_psql('postgres', 'CREATE DATABASE restored');
@@ -138,19 +152,42 @@ my ($rout, $rerr);
 my $rc = IPC::Run::run(['pg_restore', '-d', 'restored', '-h', $node->host, '-p', $node->port, $dump],
 	'>', \$rout, '2>', \$rerr);
 is($rc ? 0 : 1, 0, 'pg_restore succeeds') or diag($rerr);
-is($node->safe_psql('restored', 'SELECT count(*) FROM apikit.audit_log'),
+is($node->safe_psql('restored', "SELECT count(*) FROM apikit.audit_log WHERE id <= $max_before"),
 	$rows_before, 'the restored log has every row');
+is($node->safe_psql('restored', qq{
+		SELECT string_agg(DISTINCT op || ':' || (new_row->>'command'), ',')
+		  FROM apikit.audit_log WHERE id > $max_before}),
+	'AUDIT:CREATE TRIGGER', 'and the restore added only the rows of its CREATE TRIGGERs');
 is($node->safe_psql('restored', "SELECT ok FROM apikit.audit_verify('$digest')"),
 	't', 'and verifies against the digest taken before the dump');
 is($node->safe_psql('restored',
 		"SELECT string_agg(rel::text || ':' || mask_columns::text, ',' ORDER BY rel::text) FROM apikit.audited_tables"),
-	'counters:{},items:{secret}', 'the same tables are audited, with their settings');
+	'accounts:{pw_legacy},counters:{},items:{secret}',
+	'the same tables are audited, with their settings under the current column names');
 $node->safe_psql('restored', "UPDATE items SET v = 'after restore', secret = 'x' WHERE id = 1");
 is($node->safe_psql('restored', q{
 		SELECT string_agg(op || ':' || (relid = 'items'::regclass)::text || ':' || (new_row->>'secret'), ',' ORDER BY id)
-		  FROM apikit.audit_history('items', '{"id": 1}')}),
+		  FROM apikit.audit_history('items', '{"id": 1}') WHERE op <> 'AUDIT'}),
 	'INSERT:false:[masked],UPDATE:true:[masked]',
-	'auditing goes on after the restore, and the history spans it (by name: OIDs changed)');
+	'auditing goes on after the restore, and the history spans it (OIDs changed)');
+is($node->safe_psql('restored', q{
+		SELECT string_agg(new_row->>'event' || ':' || (relid = 'items'::regclass)::text
+						  || ':' || (new_row ? 'follows')::text, ',' ORDER BY id)
+		  FROM apikit.audit_history('items', '{"id": 1}') WHERE op = 'AUDIT'}),
+	'enabled:false:false,enabled:true:true,enabled:true:true',
+	'the restore is in the history: the restored triggers follow the dumped table');
+$node->safe_psql('restored', "UPDATE accounts SET pw_legacy = 'third secret', pw = 'still clear' WHERE id = 1");
+is($node->safe_psql('restored', q{
+		SELECT string_agg(op || ':' || table_name || ':' || coalesce(new_row->>'pw_legacy', new_row->>'pw', '-'), ',' ORDER BY id)
+		  FROM apikit.audit_history('accounts', '{"id": 1}') WHERE op <> 'AUDIT'}),
+	'INSERT:accounts_old:[masked],UPDATE:accounts:[masked],UPDATE:accounts:[masked]',
+	'a table renamed before the dump: its history spans the rename and the restore, the renamed column stays masked');
+is($node->safe_psql('restored', q{
+		SELECT count(*) FROM apikit.audit_log
+		 WHERE new_row::text LIKE '% secret%' OR old_row::text LIKE '% secret%'}),
+	'0', 'no masked value reached the log, before or after the rename and the restore');
+is($node->safe_psql('restored', q{SELECT count(*) FROM apikit.audit_lineage('accounts')}),
+	'2', 'the history has two runs: before and after the restore');
 is($node->safe_psql('restored',
 		'SELECT min(id) > ' . $rows_before . ' FROM apikit.audit_log WHERE ts > now() - interval \'1 minute\' AND relid = \'items\'::regclass'),
 	't', 'new rows continue the restored ID sequence');
