@@ -93,6 +93,8 @@ typedef struct Eval
 	JsResource **scope;			/* dynamic scope, outermost first */
 	int			nscope;
 	int			maxscope;
+	int			steps_left;		/* evaluation steps until the next
+								 * CHECK_FOR_INTERRUPTS */
 	int			depth;
 	RefStep    *refs;			/* references being followed, innermost last */
 	int			nrefs;
@@ -100,7 +102,13 @@ typedef struct Eval
 	bool		format_assertion;
 	pg_wchar   *wbuf;
 	int			wbuflen;
+	/* where scope and refs start: most validations need no more */
+	JsResource *scope_buf[16];
+	RefStep		refs_buf[16];
 } Eval;
+
+/* Steps between checks for interrupts: a fraction of a millisecond. */
+#define STEPS_PER_INTERRUPT_CHECK 256
 
 typedef struct Annot
 {
@@ -230,7 +238,11 @@ report(Eval *ev, const char *kw, const char *fmt,...)
 	ev->kept_bytes += size;
 }
 
-static MemoryContext
+/*
+ * Out of line, as REPORT's other steps: the keyword checks that report
+ * are the evaluator's inner loops, and stay small.
+ */
+pg_noinline static MemoryContext
 scratch_enter(Eval *ev)
 {
 	if (ev->scratch == NULL)
@@ -240,7 +252,7 @@ scratch_enter(Eval *ev)
 }
 
 /* Back to old; the scratch context is emptied unless old was it. */
-static void
+pg_noinline static void
 scratch_leave(Eval *ev, MemoryContext old)
 {
 	MemoryContextSwitchTo(old);
@@ -338,6 +350,18 @@ annot_merge(Annot *dst, const Annot *src)
 
 /* ---- scalars ---- */
 
+/* Whether a number of more than 18 digits is an integer: numeric.c allocates. */
+pg_noinline static bool
+big_is_integer(Eval *ev, Numeric n)
+{
+	JsDec		d = jv_decimal(n);
+	MemoryContext old = scratch_enter(ev);
+	bool		integer = jv_num_is_integer(n, &d);
+
+	scratch_leave(ev, old);
+	return integer;
+}
+
 static uint8
 instance_types(Eval *ev, const JV *v, bool want_integer)
 {
@@ -357,19 +381,8 @@ instance_types(Eval *ev, const JV *v, bool want_integer)
 			if (want_integer)
 			{
 				JsDec		d = jv_decimal(v->num);
-				bool		integer;
 
-				if (d.ok)
-					integer = d.scale == 0;
-				else
-				{
-					/* numeric.c allocates */
-					MemoryContext old = scratch_enter(ev);
-
-					integer = jv_num_is_integer(v->num, &d);
-					scratch_leave(ev, old);
-				}
-				if (integer)
+				if (d.ok ? d.scale == 0 : big_is_integer(ev, v->num))
 					return JS_T_NUMBER | JS_T_INTEGER;
 			}
 			return JS_T_NUMBER;
@@ -472,25 +485,26 @@ valid_regex(const char *s, int len)
 	return rc == REG_OKAY;
 }
 
-static bool eval_number_checks(Eval *ev, JsNode *n, const JV *inst, const JsDec *dp);
+static pg_attribute_always_inline bool eval_number_checks(Eval *ev, JsNode *n, const JV *inst,
+														const JsDec *dp);
 
 pg_noinline static bool
 eval_number(Eval *ev, JsNode *n, const JV *inst)
 {
 	JsDec		d = jv_decimal(inst->num);
-	MemoryContext old;
+	MemoryContext old = NULL;
 	bool		ok;
 
-	if (d.ok && n->numbers_fit)
-		return eval_number_checks(ev, n, inst, &d);
 	/* numeric.c compares what does not fit in 18 digits, and allocates */
-	old = scratch_enter(ev);
+	if (unlikely(!d.ok || !n->numbers_fit))
+		old = scratch_enter(ev);
 	ok = eval_number_checks(ev, n, inst, &d);
-	scratch_leave(ev, old);
+	if (unlikely(old != NULL))
+		scratch_leave(ev, old);
 	return ok;
 }
 
-static bool
+static pg_attribute_always_inline bool
 eval_number_checks(Eval *ev, JsNode *n, const JV *inst, const JsDec *dp)
 {
 	bool		ok = true;
@@ -1330,6 +1344,23 @@ eval_unevaluated(Eval *ev, JsNode *n, const JV *inst, Annot *local)
 
 /* ---- one schema ---- */
 
+/* An array that starts in the Eval itself, twice as long. */
+pg_noinline static void *
+grow(void *array, void *inline_buf, int *max, Size elem)
+{
+	void	   *bigger;
+
+	if (array == inline_buf)
+	{
+		bigger = palloc(elem * *max * 2);
+		memcpy(bigger, array, elem * *max);
+	}
+	else
+		bigger = repalloc(array, elem * *max * 2);
+	*max *= 2;
+	return bigger;
+}
+
 /*
  * Follow a reference.  Reaching a target again at the same instance
  * location, with no keyword having moved into the instance in between,
@@ -1347,11 +1378,7 @@ eval_ref(Eval *ev, const char *kw, JsNode *target, const JV *inst, Annot *ann)
 					 errmsg("invalid JSON schema at \"%s\": \"%s\" leads back to itself without moving into the instance",
 							target->location, kw)));
 	if (ev->nrefs == ev->maxrefs)
-	{
-		ev->maxrefs = ev->maxrefs ? ev->maxrefs * 2 : 16;
-		ev->refs = ev->refs ? repalloc(ev->refs, sizeof(RefStep) * ev->maxrefs)
-			: palloc(sizeof(RefStep) * ev->maxrefs);
-	}
+		ev->refs = grow(ev->refs, ev->refs_buf, &ev->maxrefs, sizeof(RefStep));
 	ev->refs[ev->nrefs].target = target;
 	ev->refs[ev->nrefs].instance = inst->id;
 	ev->nrefs++;
@@ -1380,8 +1407,13 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		return true;
 	}
 
+
 	/* a schema's fan-out can make any number of steps: cancel works */
-	CHECK_FOR_INTERRUPTS();
+	if (unlikely(--ev->steps_left <= 0))
+	{
+		ev->steps_left = STEPS_PER_INTERRUPT_CHECK;
+		CHECK_FOR_INTERRUPTS();
+	}
 
 	/*
 	 * Every eighth level is enough: eight frames are a few kilobytes, well
@@ -1398,11 +1430,7 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	if (ev->nscope == 0 || ev->scope[ev->nscope - 1] != n->resource)
 	{
 		if (ev->nscope == ev->maxscope)
-		{
-			ev->maxscope = ev->maxscope ? ev->maxscope * 2 : 16;
-			ev->scope = ev->scope ? repalloc(ev->scope, sizeof(JsResource *) * ev->maxscope)
-				: palloc(sizeof(JsResource *) * ev->maxscope);
-		}
+			ev->scope = grow(ev->scope, ev->scope_buf, &ev->maxscope, sizeof(JsResource *));
 		ev->scope[ev->nscope++] = n->resource;
 		pushed = true;
 	}
@@ -1527,22 +1555,28 @@ done:
 }
 
 /*
- * Everything is allocated in the current memory context, which the caller
- * resets or deletes; the scratch context and the path stacks are freed
- * here, so that a caller validating many times in one context (the
- * registry's trigger over many rows) does not accumulate them.
+ * Everything is allocated in the current memory context (the errors kept,
+ * and the few arrays that outgrow the Eval), which the caller resets or
+ * deletes: each SQL function's call site resets its own at every call.
  */
 bool
 jsonschema_validate(JsSchema *s, Jsonb *instance, JsErrors *errors,
 					bool format_assertion)
 {
-	Eval		ev = {0};
+	Eval		ev;
 	JV			root;
 	bool		ok;
 
+	/* not all of it: the inline arrays need no zeroing */
+	memset(&ev, 0, offsetof(Eval, scope_buf));
 	ev.collect = errors != NULL;
 	ev.format_assertion = format_assertion;
 	ev.cxt = CurrentMemoryContext;
+	ev.scope = ev.scope_buf;
+	ev.maxscope = lengthof(ev.scope_buf);
+	ev.refs = ev.refs_buf;
+	ev.maxrefs = lengthof(ev.refs_buf);
+	ev.steps_left = STEPS_PER_INTERRUPT_CHECK;
 	jv_root(instance, &root);
 	ok = eval(&ev, s->root, &root, NULL);
 	if (errors)
@@ -1553,18 +1587,5 @@ jsonschema_validate(JsSchema *s, Jsonb *instance, JsErrors *errors,
 	}
 	if (ev.scratch)
 		MemoryContextDelete(ev.scratch);
-	for (int i = 0; i < 3; i++)
-		if (ev.buf[i].data)
-			pfree(ev.buf[i].data);
-	if (ev.ipath.segs)
-		pfree(ev.ipath.segs);
-	if (ev.kpath.segs)
-		pfree(ev.kpath.segs);
-	if (ev.scope)
-		pfree(ev.scope);
-	if (ev.refs)
-		pfree(ev.refs);
-	if (ev.wbuf)
-		pfree(ev.wbuf);
 	return ok;
 }
