@@ -205,12 +205,14 @@ INSERT INTO apikit.json_schemas VALUES ('https://example.com/meta', '{"$schema":
 	"allOf": [{"$ref": "https://json-schema.org/draft/2020-12/meta/core"}, {"$ref": "https://json-schema.org/draft/2020-12/meta/validation"}]}');
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/custom', '{"$schema": "https://example.com/meta", "maxLength": 2}');
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/custom-bad', '{"$schema": "https://example.com/meta", "maxLength": "x"}');
--- A superuser's restore may bring a schema before its meta-schema.
+-- A superuser's restore brings back what was dumped, unchecked: a schema
+-- before its meta-schema, a row an earlier check let in.
 SET check_function_bodies = off;
-INSERT INTO apikit.json_schemas VALUES ('https://example.com/early', '{"$schema": "https://example.com/meta-later"}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/early', '{"$schema": "https://example.com/meta-later"}'),
+	('https://example.com/dumped', '{"type": "strin"}');
 RESET check_function_bodies;
 DELETE FROM apikit.json_schemas WHERE uri IN ('https://example.com/ok', 'urn:example:ok', 'https://example.com/d7',
-	'https://example.com/meta', 'https://example.com/custom', 'https://example.com/early');
+	'https://example.com/meta', 'https://example.com/custom', 'https://example.com/early', 'https://example.com/dumped');
 -- The change notice fires under logical replication's apply too.
 SELECT tgenabled FROM pg_trigger WHERE tgname = 'json_schemas_changed';
 -- Meta-schemas are built in: no network, no registry.
