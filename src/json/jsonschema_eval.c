@@ -28,8 +28,10 @@
  *   reset right after;
  * - annotation bitmaps are freed when their node or branch is done.
  * What stays grows with the instance's depth (paths, scope) and its
- * longest string or array (buffers reused from call to call).  Every step
- * checks for interrupts, so statement_timeout ends an exponential schema.
+ * longest string or array (buffers reused from call to call).  Every 256
+ * steps check for interrupts, so statement_timeout ends an exponential
+ * schema; a countdown, because a check at each step of the common small
+ * subschemas cost several percent.
  */
 #include "postgres.h"
 
