@@ -364,6 +364,12 @@ SELECT jsonb_array_length(e) AS units, e->0 AS first, e->99 AS hundredth, e->100
 SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted
   FROM apikit.json_validation_errors('{"items": {"type": "object", "required": ["id", "name"]}}',
 		(SELECT jsonb_agg(1) FROM generate_series(1, 300000))) AS e;
+-- ... and at 1 MB of them: ten errors of about 200 KB each (a 100 KB key
+-- in the location and in the message).
+SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted,
+	   length(e::text) BETWEEN 800000 AND 1100000 AS about_one_mb
+  FROM apikit.json_validation_errors('{"additionalProperties": false}',
+		(SELECT jsonb_object_agg(repeat('k', 100000) || g, g) FROM generate_series(1, 10) g)) AS e;
 -- Exactly 100: no last unit.
 SELECT jsonb_array_length(e) AS units, e->-1->'omitted' IS NULL AS no_omitted_unit
   FROM apikit.json_validation_errors('{"items": {"type": "string"}}',
