@@ -192,6 +192,7 @@ jv_key_cmp(const char *a, int alen, const char *b, int blen)
 #define JS_VOCAB_VALIDATION		0x04
 #define JS_VOCAB_FORMAT			0x08	/* format-annotation or -assertion */
 #define JS_VOCAB_ALL			0x0F
+#define JS_VOCAB_FORMAT_ASSERTION 0x10	/* format-assertion: always asserted */
 
 /* Type bits, for "type" and for the instance's own type. */
 #define JS_T_NULL		0x01
@@ -289,6 +290,8 @@ struct JsNode
 	JsPattern  *pattern;
 	JsonSchemaFormat format;
 	const char *format_name;
+	bool		format_asserted;	/* whatever the caller asks for */
+	bool		numbers_fit;	/* every numeric keyword fits in 18 digits */
 	bool		string_checks;	/* any keyword that looks at a string */
 	bool		in_place;		/* $ref, $dynamicRef or a combinator */
 	bool		content_base64; /* draft 7 asserts contentEncoding... */
@@ -358,18 +361,39 @@ extern bool jsonschema_restoring(void);
 
 /* ---- evaluation (jsonschema_eval.c) ---- */
 
+/* One failure; allocated as one chunk with its three strings. */
 typedef struct JsError
 {
 	char	   *instance_location;
 	char	   *keyword_location;
 	char	   *message;
+	Size		size;			/* of the chunk */
 } JsError;
 
 /*
- * Validate instance against s.  With errors non-NULL, every failure is
- * collected (JsError *), else evaluation stops at the first one.
+ * At most this many errors are kept, and their strings take at most
+ * JS_MAX_ERROR_BYTES: the errors after them are only counted.  Fixed, not a
+ * setting, so that json_validation_errors stays IMMUTABLE.
  */
-extern bool jsonschema_validate(JsSchema *s, Jsonb *instance, List **errors,
+#define JS_MAX_ERRORS		100
+#define JS_MAX_ERROR_BYTES	((Size) 1024 * 1024)
+
+/* What a validation that collects errors found. */
+typedef struct JsErrors
+{
+	JsError   **items;			/* the first nitems errors, in order */
+	int			nitems;
+	int64		total;			/* every error, those not kept too */
+} JsErrors;
+
+/*
+ * Validate instance against s.  With errors non-NULL, every failure is
+ * counted and the first ones kept, else evaluation stops at the first
+ * one.  Memory beyond the errors kept grows at most linearly with the
+ * instance (its depth, its longest array), never with the number of
+ * evaluation steps a schema's fan-out makes (see jsonschema_eval.c).
+ */
+extern bool jsonschema_validate(JsSchema *s, Jsonb *instance, JsErrors *errors,
 								bool format_assertion);
 
 /* ---- the registry and the cache (jsonschema_sql.c) ---- */

@@ -16,7 +16,9 @@ typedef enum JsRegexResult
 {
 	JS_REGEX_OK,				/* out holds the ARE form */
 	JS_REGEX_NOT_ECMA,			/* ARE-only syntax: inline flags, (?#), \a */
-	JS_REGEX_UNSUPPORTED		/* ECMA-262 with no ARE form here, or too long */
+	JS_REGEX_UNSUPPORTED,		/* ECMA-262 with no ARE form here, or too long */
+	JS_REGEX_UNKNOWN_PROPERTY	/* a \p{...} or \P{...} not supported here;
+								 * out holds that escape */
 } JsRegexResult;
 
 /*

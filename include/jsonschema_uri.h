@@ -24,6 +24,13 @@
 extern bool jsonschema_uri_resolve(const char *base, const char *ref,
 								   size_t ref_len, char *out, size_t out_size);
 
+/*
+ * Whether uri[0..len) is an absolute URI (RFC 3986 "absolute-URI": a
+ * scheme, no fragment) with no white space or control characters: what a
+ * schema can be registered and then found under.
+ */
+extern bool jsonschema_uri_is_absolute(const char *uri, size_t len);
+
 /* Length of the part of uri before '#' (the whole string if none). */
 extern size_t jsonschema_uri_strip_fragment(const char *uri);
 

@@ -180,6 +180,39 @@ END $$;
 SELECT pg_temp.rss_kb() - :rss_before < 50000 AS no_leak;
 COMMIT;
 DELETE FROM apikit.json_schemas WHERE uri = 'https://leak.example/p';
+-- The registry refuses rows that can never work, saying why: a schema
+-- its meta-schema refuses, a URI that is not absolute or is a built-in
+-- meta-schema's, an unknown meta-schema; on UPDATE too.
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/strin', '{"type": "strin"}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/array', '[1]');
+INSERT INTO apikit.json_schemas VALUES ('schemas/relative', '{}');
+INSERT INTO apikit.json_schemas VALUES ('/schemas/relative', '{}');
+INSERT INTO apikit.json_schemas VALUES ('', '{}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/a b', '{}');
+INSERT INTO apikit.json_schemas VALUES ('https://json-schema.org/draft/2020-12/schema', '{}');
+INSERT INTO apikit.json_schemas VALUES ('https://json-schema.org/draft/2020-12/meta/core', '{}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/s2019', '{"$schema": "https://json-schema.org/draft/2019-09/schema"}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/ok', '{"type": "string"}'), ('urn:example:ok', 'true');
+UPDATE apikit.json_schemas SET schema = '{"minLength": -1}' WHERE uri = 'https://example.com/ok';
+UPDATE apikit.json_schemas SET uri = 'ok' WHERE uri = 'https://example.com/ok';
+-- Without "$schema", a schema valid in draft 7 only is accepted: a draft-7
+-- schema that refers to it reads it as draft 7.
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/d7', '{"items": [{"type": "string"}], "additionalItems": false}');
+SELECT apikit.json_validate('{"$schema": "http://json-schema.org/draft-07/schema#", "$ref": "https://example.com/d7"}', '["a", 1]') AS draft7_tuple;
+-- A custom meta-schema, registered first, then a schema of its dialect.
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/meta', '{"$schema": "https://json-schema.org/draft/2020-12/schema",
+	"$vocabulary": {"https://json-schema.org/draft/2020-12/vocab/core": true, "https://json-schema.org/draft/2020-12/vocab/validation": true},
+	"allOf": [{"$ref": "https://json-schema.org/draft/2020-12/meta/core"}, {"$ref": "https://json-schema.org/draft/2020-12/meta/validation"}]}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/custom', '{"$schema": "https://example.com/meta", "maxLength": 2}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/custom-bad', '{"$schema": "https://example.com/meta", "maxLength": "x"}');
+-- A superuser's restore brings back what was dumped, unchecked: a schema
+-- before its meta-schema, a row an earlier check let in.
+SET check_function_bodies = off;
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/early', '{"$schema": "https://example.com/meta-later"}'),
+	('https://example.com/dumped', '{"type": "strin"}');
+RESET check_function_bodies;
+DELETE FROM apikit.json_schemas WHERE uri IN ('https://example.com/ok', 'urn:example:ok', 'https://example.com/d7',
+	'https://example.com/meta', 'https://example.com/custom', 'https://example.com/early', 'https://example.com/dumped');
 -- The change notice fires under logical replication's apply too.
 SELECT tgenabled FROM pg_trigger WHERE tgname = 'json_schemas_changed';
 -- Meta-schemas are built in: no network, no registry.
@@ -219,8 +252,13 @@ SELECT apikit.json_validate('{"pattern": "^[[:alpha:]]$"}', '"a"') AS posix_clas
 SELECT apikit.json_validation_errors('{"type": []}', '1');
 -- The draft-07 meta-schema under https, too.
 SELECT apikit.json_schema_is_valid('{"$schema": "https://json-schema.org/draft-07/schema#", "type": "string"}') AS https_draft7;
--- A meta-schema that names itself is refused, not followed for ever.
+-- A meta-schema that names itself is refused, not followed for ever (the
+-- registry's check refuses such a row; a restore with its triggers
+-- disabled can still bring one in).
 INSERT INTO apikit.json_schemas VALUES ('https://m.example/self', '{"$schema": "https://m.example/self"}');
+ALTER TABLE apikit.json_schemas DISABLE TRIGGER json_schemas_check;
+INSERT INTO apikit.json_schemas VALUES ('https://m.example/self', '{"$schema": "https://m.example/self"}');
+ALTER TABLE apikit.json_schemas ENABLE TRIGGER json_schemas_check;
 SELECT apikit.json_validate('{"$schema": "https://m.example/self"}', '1');
 DELETE FROM apikit.json_schemas WHERE uri = 'https://m.example/self';
 -- Unicode property escapes use pg_catalog's collation, whatever a user
@@ -233,6 +271,14 @@ DROP COLLATION public."und-x-icu";
 
 -- Bad schemas: a clear error naming where the problem is.
 SELECT apikit.json_validate('5', '1');
+-- "$schema" must be a string, at the root and in any subschema.
+SELECT apikit.json_validate('{"$schema": 5}', '1');
+SELECT apikit.json_validate('{"properties": {"a": {"$schema": ["x"]}}}', '{}');
+SELECT apikit.json_validate('{"$defs": {"r": {"$id": "https://ex/r", "$schema": null}}}', '1');
+-- A Unicode property escape apikit cannot translate is named as such.
+SELECT apikit.json_validate('{"pattern": "^\\p{Greek}+$"}', '"αβ"');
+\echo :LAST_ERROR_SQLSTATE
+SELECT apikit.json_validate('{"patternProperties": {"[\\P{L}]": true}}', '{}');
 SELECT apikit.json_validate('{"type": "strin"}', '1');
 SELECT apikit.json_validate('{"properties": {"a": {"minLength": -1}}}', '{}');
 SELECT apikit.json_validate('{"properties": {"a": 5}}', '{}');
@@ -262,6 +308,98 @@ SELECT count(*) FILTER (WHERE apikit.json_validate(jsonb_build_object('maximum',
   FROM generate_series(1, 300) g;
 -- NULL in, NULL out (STRICT): a CHECK passes a NULL column, as SQL does.
 SELECT apikit.json_validate(NULL, '1') IS NULL AS null_schema, apikit.json_validate('{}', NULL) IS NULL AS null_instance;
+SELECT apikit.json_validation_errors(NULL, '1') IS NULL AS errors_null_schema,
+	   apikit.json_validation_errors('{}', NULL) IS NULL AS errors_null_instance,
+	   apikit.json_schema_is_valid(NULL) IS NULL AS is_valid_null,
+	   apikit.json_validate_uri(NULL, '1') IS NULL AS uri_null_uri,
+	   apikit.json_validate_uri('https://example.com/schemas/line', NULL) IS NULL AS uri_null_instance;
+-- ... except json_assert_valid: a missing body is an error, not a pass
+-- (an API function called without its body argument), in SQL and in HTTP
+-- form; the JSON value null is a body like any other.
+CREATE FUNCTION public.create_order(body jsonb = NULL) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM apikit.json_assert_valid('{"type": "object", "required": ["sku"]}', body);
+	RETURN 'created';
+END $$;
+SELECT public.create_order(body := NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT public.create_order();
+SELECT public.create_order('{"sku": "ABC-1234"}');
+SELECT apikit.json_assert_valid('{"type": ["object", "null"]}', 'null') AS json_null_is_a_body;
+SELECT apikit.json_assert_valid(NULL, '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT apikit.json_assert_valid(NULL, NULL);
+\echo :LAST_ERROR_SQLSTATE
+SET apikit.json_errors_as_http = on;
+DO $$
+DECLARE
+	state text;
+	msg text;
+	det text;
+BEGIN
+	PERFORM public.create_order(NULL);
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+	RAISE NOTICE 'sqlstate %, status %', state, det::jsonb->'status';
+	RAISE NOTICE 'body %', msg::jsonb - 'details';
+	RAISE NOTICE 'details %', (msg::jsonb->>'details')::jsonb;
+END $$;
+RESET apikit.json_errors_as_http;
+DROP FUNCTION public.create_order(jsonb);
+
+-- Errors are capped at 100, and a last unit says exactly how many more
+-- there were.  A schema whose $defs fan out through allOf (2^n paths to
+-- a failing leaf), and a large body with one error per item: bounded
+-- either way (the memory itself: test/t/007_jsonschema_memory.pl).
+CREATE FUNCTION pg_temp.fan(levels int, leaf jsonb) RETURNS jsonb LANGUAGE sql AS $$
+	SELECT jsonb_build_object('$ref', '#/$defs/d0', '$defs',
+		(SELECT jsonb_object_agg('d' || i, CASE WHEN i = levels THEN leaf ELSE
+				jsonb_build_object('allOf', jsonb_build_array(
+					jsonb_build_object('$ref', '#/$defs/d' || (i + 1)),
+					jsonb_build_object('$ref', '#/$defs/d' || (i + 1)))) END)
+		   FROM generate_series(0, levels) i))
+$$;
+SELECT jsonb_array_length(e) AS units, e->0 AS first, e->99 AS hundredth, e->100 AS last
+  FROM apikit.json_validation_errors(pg_temp.fan(12, '{"type": "string"}'), '1') AS e;
+SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted
+  FROM apikit.json_validation_errors('{"items": {"type": "object", "required": ["id", "name"]}}',
+		(SELECT jsonb_agg(1) FROM generate_series(1, 300000))) AS e;
+-- ... and at 1 MB of them: ten errors of about 200 KB each (a 100 KB key
+-- in the location and in the message).
+SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted,
+	   length(e::text) BETWEEN 800000 AND 1100000 AS about_one_mb
+  FROM apikit.json_validation_errors('{"additionalProperties": false}',
+		(SELECT jsonb_object_agg(repeat('k', 100000) || g, g) FROM generate_series(1, 10) g)) AS e;
+-- Exactly 100: no last unit.
+SELECT jsonb_array_length(e) AS units, e->-1->'omitted' IS NULL AS no_omitted_unit
+  FROM apikit.json_validation_errors('{"items": {"type": "string"}}',
+		(SELECT jsonb_agg(g) FROM generate_series(1, 100) g)) AS e;
+-- The list and the count stay exact when a branch drops its errors again,
+-- across the cap: 99 errors, then an anyOf branch that loses with 99 more
+-- (the 100th kept, the rest counted) before "true" wins, then 99 more.
+SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted,
+	   e->98->>'keywordLocation' AS kept_99th, e->99->>'keywordLocation' AS kept_100th
+  FROM apikit.json_validation_errors('{"allOf": [{"items": {"type": "boolean"}},
+		{"anyOf": [{"items": {"type": "string"}}, true]}, {"items": {"type": "null"}}]}',
+		(SELECT jsonb_agg(g) FROM generate_series(1, 99) g)) AS e;
+-- json_assert_valid reports the cut too, in its detail.
+DO $$
+DECLARE
+	det text;
+BEGIN
+	PERFORM apikit.json_assert_valid('{"items": {"type": "string"}}', (SELECT jsonb_agg(g) FROM generate_series(1, 1000) g));
+EXCEPTION WHEN invalid_parameter_value THEN
+	GET STACKED DIAGNOSTICS det = PG_EXCEPTION_DETAIL;
+	RAISE NOTICE '% units, the last: %', jsonb_array_length(det::jsonb), det::jsonb->-1;
+END $$;
+-- A pattern that backtracks for ever: the cancel is a cancel (57014),
+-- not an invalid regular expression (2201B; PostgreSQL 15's engine returns
+-- REG_CANCEL, later ones raise the cancel themselves).  An exponential
+-- schema ends at statement_timeout too: test/t/007_jsonschema_memory.pl.
+SET statement_timeout = '200ms';
+SELECT apikit.json_validate('{"pattern": "^(.*)(.*)(.*)(.*)(.*)\\5\\4\\3\\2\\1$"}', to_jsonb(repeat('ab', 100) || 'c'));
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
 
 -- Privileges: anyone may validate and read the registry; only its owner
 -- (or whom it grants) may change it.
@@ -271,7 +409,96 @@ SELECT apikit.json_validate('{"$ref": "https://example.com/schemas/line"}', '{"s
 SELECT count(*) >= 0 AS can_read_registry FROM apikit.json_schemas;
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/evil', '{}');
 RESET ROLE;
+
+-- No setting an ordinary role can change alters json_validate's answer:
+-- CHECK constraints hold for every role.  Three tables whose constraints
+-- the settings used to bypass: format, a schema without "$schema" whose
+-- meaning differs between the drafts, and an unregistered reference
+-- (which only a session a superuser logged in to lets through, as a
+-- restore: check_function_bodies is everyone's to change).
+ALTER ROLE regress_json_user LOGIN;
+CREATE TABLE public.contacts (c jsonb CHECK (apikit.json_validate('{"properties": {"email": {"format": "email"}}}', c)));
+CREATE TABLE public.amounts (a jsonb CHECK (apikit.json_validate('{"$ref": "#/$defs/s", "maximum": 1, "$defs": {"s": {"type": "integer"}}}', a)));
+CREATE TABLE public.refs (r jsonb CHECK (apikit.json_validate('{"$ref": "https://unregistered.example/x"}', r)));
+GRANT INSERT ON public.contacts, public.amounts, public.refs TO regress_json_user;
+-- A superuser's SECURITY DEFINER function that writes such a table.
+CREATE FUNCTION public.add_ref(r jsonb) RETURNS void LANGUAGE sql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp AS $$ INSERT INTO public.refs VALUES (r) $$;
+SELECT current_user AS superuser \gset
+\c - regress_json_user
+\set SHOW_CONTEXT never
+SET apikit.json_format_assertion = off;
+\echo :LAST_ERROR_SQLSTATE
+SELECT set_config('apikit.json_format_assertion', 'off', true);
+ALTER ROLE regress_json_user SET apikit.json_format_assertion = off;
+INSERT INTO public.contacts VALUES ('{"email": "not-an-email"}');
+SET apikit.json_default_draft = '7';
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO public.amounts VALUES ('5');
+SET check_function_bodies = off;
+INSERT INTO public.refs VALUES ('1');
+SELECT public.add_ref('1');
+RESET check_function_bodies;
+SHOW apikit.json_format_assertion;
+SHOW apikit.json_default_draft;
+\c - :superuser
+\set SHOW_CONTEXT never
+SET search_path = public;
+SELECT (SELECT count(*) FROM public.contacts) + (SELECT count(*) FROM public.amounts)
+	   + (SELECT count(*) FROM public.refs) AS rows_let_through;
+DROP FUNCTION public.add_ref(jsonb);
+DROP TABLE public.contacts, public.amounts, public.refs;
 DROP ROLE regress_json_user;
+
+-- pg_jsonschema's signatures, in schema apikit, with its semantics: a
+-- schema without "$schema" is 2020-12, "format" is asserted in draft 7
+-- only, whatever apikit.json_* say.
+SELECT apikit.json_matches_schema('{"type": "object"}', '{}') AS object,
+	   apikit.json_matches_schema('{"type": "object"}', '1') AS not_object,
+	   apikit.jsonb_matches_schema('{"maxLength": 5}', '"foo"') AS short,
+	   apikit.jsonb_matches_schema('{"maxLength": 5}', '"foobar"') AS too_long,
+	   apikit.json_matches_schema('{"required": ["a"]}', '{"a": 1, "a": 2}') AS duplicate_keys;
+SELECT apikit.jsonb_matches_schema('{"format": "email"}', '"not-an-email"') AS annotation_in_2020,
+	   apikit.jsonb_matches_schema('{"$schema": "http://json-schema.org/draft-07/schema#", "format": "email"}', '"not-an-email"') AS asserted_in_draft7,
+	   apikit.json_validate('{"format": "email"}', '"not-an-email"') AS json_validate_asserts;
+SET apikit.json_default_draft = '7';
+SET apikit.json_format_assertion = off;
+SELECT apikit.jsonb_matches_schema('{"$ref": "#/$defs/s", "maximum": 1, "$defs": {"s": {"type": "integer"}}}', '5') AS still_2020,
+	   apikit.jsonb_matches_schema('{"$schema": "http://json-schema.org/draft-07/schema#", "format": "email"}', '"x"') AS still_asserted;
+RESET apikit.json_default_draft;
+RESET apikit.json_format_assertion;
+SELECT apikit.jsonschema_is_valid('{"type": "object"}') AS valid,
+	   apikit.jsonschema_is_valid('{"type": "obj"}') AS invalid;
+SELECT apikit.jsonschema_is_valid('{"properties": {"a": {"minLength": -1}}}') AS invalid_inside;
+SELECT apikit.jsonschema_validation_errors('{"maxLength": 4}', '"foo"') AS none,
+	   apikit.jsonschema_validation_errors('{"maxLength": 4}', '"123456789"') AS one;
+SELECT apikit.jsonschema_validation_errors('{"type": "object", "properties": {"foo": {"type": "string"},
+		"bar": {"type": "number"}, "baz": {"type": "boolean"}}}', '{"foo": 1, "bar": [], "baz": "1"}') AS three;
+-- An invalid schema: one element saying why, as pg_jsonschema does.
+SELECT apikit.jsonschema_validation_errors('{"type": "strin"}', '1') AS invalid_schema;
+SELECT cardinality(apikit.jsonschema_validation_errors('{"items": {"type": "string"}}',
+		(SELECT json_agg(g) FROM generate_series(1, 500) g))) AS capped,
+	   (apikit.jsonschema_validation_errors('{"items": {"type": "string"}}',
+		(SELECT json_agg(g) FROM generate_series(1, 500) g)))[101] AS last;
+SELECT apikit.json_matches_schema(NULL, '1') IS NULL AS strict1, apikit.json_matches_schema('{}', NULL) IS NULL AS strict2,
+	   apikit.jsonb_matches_schema(NULL, '1') IS NULL AS strict3, apikit.jsonb_matches_schema('{}', NULL) IS NULL AS strict4,
+	   apikit.jsonschema_is_valid(NULL) IS NULL AS strict5,
+	   apikit.jsonschema_validation_errors(NULL, '1') IS NULL AS strict6, apikit.jsonschema_validation_errors('{}', NULL) IS NULL AS strict7;
+-- Switching from pg_jsonschema: existing CHECKs name its functions (here
+-- a stand-in for them in schema public).  Replacing each by a SQL function
+-- calling apikit's keeps the constraints as they are, and the planner
+-- inlines it: the constraint calls apikit directly, schema a literal.
+CREATE FUNCTION public.jsonb_matches_schema(schema json, instance jsonb) RETURNS boolean
+	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$ BEGIN RETURN true; END $$;
+CREATE TABLE public.pgjs (meta jsonb CHECK (public.jsonb_matches_schema('{"type": "object", "properties": {"a": {"type": "number"}}}', meta)));
+CREATE OR REPLACE FUNCTION public.jsonb_matches_schema(schema json, instance jsonb) RETURNS boolean
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN apikit.jsonb_matches_schema(schema, instance);
+INSERT INTO public.pgjs SELECT jsonb_build_object('a', g) FROM generate_series(1, 100) g;
+INSERT INTO public.pgjs VALUES ('{"a": "x"}');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM public.pgjs WHERE public.jsonb_matches_schema('{"type": "object"}', meta);
+DROP TABLE public.pgjs;
+DROP FUNCTION public.jsonb_matches_schema(json, jsonb);
 
 DELETE FROM apikit.json_schemas;
 DROP TABLE orders, schemas;

@@ -32,4 +32,18 @@ SELECT apikit.json_validate('{"$ref": "https://np.example/n"}', '5') AS before_u
 UPDATE apikit.json_schemas SET schema = '{"maximum": 10}';
 SELECT apikit.json_validate('{"$ref": "https://np.example/n"}', '5') AS after_update;
 
+-- A superuser-only setting that an ordinary role set before the library
+-- was loaded (a placeholder then) is refused when it loads: format stays
+-- asserted.
+CREATE ROLE regress_np_user LOGIN;
+SELECT current_user AS superuser \gset
+\c - regress_np_user
+SET apikit.json_format_assertion = off;
+SET apikit.json_default_draft = '7';
+SELECT apikit.json_validate('{"format": "email"}', '"nobody"') AS format_still_asserted;
+SHOW apikit.json_format_assertion;
+SHOW apikit.json_default_draft;
+\c - :superuser
+DROP ROLE regress_np_user;
+
 DROP EXTENSION apikit;

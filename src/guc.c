@@ -57,7 +57,9 @@ bool		apikit_ratelimit_enabled = true;
 /*
  * apikit.json_default_draft: the JSON Schema draft of a schema that has no
  * "$schema".  2020-12 is the current one and PostgREST's and OpenAPI 3.1's
- * choice; 7 is for schemas written for older validators.
+ * choice; 7 is for schemas written for older validators.  Superuser-only,
+ * like apikit.json_format_assertion: json_validate is IMMUTABLE and backs
+ * CHECK constraints, so no role may change what its answer means.
  */
 int			apikit_json_default_draft = 2020;
 
@@ -79,6 +81,7 @@ bool		apikit_json_format_assertion = true;
 /*
  * apikit.json_errors_as_http: json_assert_valid raises PostgREST's
  * SQLSTATE PGRST (status 400, the errors in the body) instead of 22023.
+ * Everyone may set it: it shapes the error, never whether there is one.
  */
 bool		apikit_json_errors_as_http = false;
 
@@ -219,7 +222,7 @@ apikit_guc_init(void)
 							 &apikit_json_default_draft,
 							 2020,
 							 json_draft_options,
-							 PGC_USERSET,
+							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
 
@@ -228,7 +231,7 @@ apikit_guc_init(void)
 							 NULL,
 							 &apikit_json_format_assertion,
 							 true,
-							 PGC_USERSET,
+							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
 

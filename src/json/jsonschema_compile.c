@@ -191,13 +191,26 @@ schema_error(const Loc *loc, const char *keyword, const char *problem)
  * PostgreSQL's own validators recognise; then a reference to a schema
  * that is not registered (yet) accepts any value, as the rows passed the
  * constraint when they were written.  Such a compile is never cached.
+ *
+ * Any role may switch check_function_bodies off, so that alone would let
+ * it past every CHECK that names a registered schema.  The leniency also
+ * needs a session a superuser logged in to: restores of a database with
+ * apikit run as one, since CREATE EXTENSION apikit needs a superuser.  It
+ * is the authenticated user, not the current one: a superuser's SECURITY
+ * DEFINER function called by an ordinary role must not turn it on, and
+ * SET ROLE in a superuser's session (a restore's --role) need not turn it
+ * off.  No role can change who logged in.
  */
 bool
 jsonschema_restoring(void)
 {
 	static bool warned = false;
+	Oid			login;
 
 	if (check_function_bodies)
+		return false;
+	login = GetAuthenticatedUserId();
+	if (!OidIsValid(login) || !superuser_arg(login))
 		return false;
 	if (!warned)
 	{
@@ -257,7 +270,7 @@ vocab_bit(const char *uri, int len)
 		{"https://json-schema.org/draft/2020-12/vocab/unevaluated", JS_VOCAB_UNEVALUATED},
 		{"https://json-schema.org/draft/2020-12/vocab/validation", JS_VOCAB_VALIDATION},
 		{"https://json-schema.org/draft/2020-12/vocab/format-annotation", JS_VOCAB_FORMAT},
-		{"https://json-schema.org/draft/2020-12/vocab/format-assertion", JS_VOCAB_FORMAT},
+		{"https://json-schema.org/draft/2020-12/vocab/format-assertion", JS_VOCAB_FORMAT | JS_VOCAB_FORMAT_ASSERTION},
 		{"https://json-schema.org/draft/2020-12/vocab/meta-data", 0},
 		{"https://json-schema.org/draft/2020-12/vocab/content", 0},
 	};
@@ -335,6 +348,20 @@ apply_dialect(Compiler *c, const JV *schema_kw, int16 *draft, uint8 *vocab,
 }
 
 /* ---- scanning ---- */
+
+/* The object's "$schema", which must be a string; false if it has none. */
+static bool
+find_schema_kw(const JV *obj, JV *kw, const char *docptr)
+{
+	if (!jv_object_find(obj, "$schema", 7, kw))
+		return false;
+	if (kw->type != JV_STRING)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid JSON schema at \"%s/$schema\": the value must be a string (the URI of a meta-schema), not %s",
+						docptr, jv_type_name(kw->type))));
+	return true;
+}
 
 static Loc *
 new_loc(const JV *v, JsResource *res, int16 draft, uint8 vocab, const char *docptr)
@@ -509,7 +536,7 @@ scan(Compiler *c, JV *v, StringInfo docptr, Frame *frames, int nframes,
 				f[nframes].resource = new_resource(resolved);
 				f[nframes].rootlen = docptr->len;
 				nf = nframes + 1;
-				if (jv_object_find(v, "$schema", 7, &kw) && kw.type == JV_STRING)
+				if (find_schema_kw(v, &kw, docptr->data))
 					apply_dialect(c, &kw, &draft, &vocab, docptr->data);
 			}
 		}
@@ -576,7 +603,7 @@ scan_document(Compiler *c, Jsonb *jb, const char *uri, int16 draft)
 
 	jv_root(jb, &root);
 	map_put(&c->docs, uri, strlen(uri), (void *) 1);	/* while scanning */
-	if (root.type == JV_OBJECT && jv_object_find(&root, "$schema", 7, &kw) && kw.type == JV_STRING)
+	if (root.type == JV_OBJECT && find_schema_kw(&root, &kw, ""))
 		apply_dialect(c, &kw, &draft, &vocab, "");
 
 	frame.resource = new_resource(uri);
@@ -825,6 +852,14 @@ compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, in
 							loc->docptr, kw, p->source),
 					 errhint("Inline flags such as (?i), comments (?#...) and \\a are PostgreSQL syntax, not JSON Schema's.")));
 			break;
+		case JS_REGEX_UNKNOWN_PROPERTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("invalid JSON schema at \"%s/%s\": the Unicode property escape %s in \"%.200s\" is not supported",
+							loc->docptr, kw, are, p->source),
+					 errdetail("Supported are \\p{L}, \\p{Lu}, \\p{Ll}, \\p{N}, \\p{Nd}, \\p{P} and \\p{White_Space} (also by their long names), and their \\P{...} negations outside brackets; scripts and \"General_Category=...\" are not."),
+					 errhint("Spell the characters out in a class instead, such as [\\u0370-\\u03FF] for Greek.")));
+			break;
 		case JS_REGEX_UNSUPPORTED:
 			/* PostgreSQL's engine judges the pattern as written */
 			memcpy(are, src, len);
@@ -854,6 +889,8 @@ compile_pattern(Compiler *c, const Loc *loc, const char *kw, const char *src, in
 	{
 		char		msg[256];
 
+		/* REG_CANCEL: a cancel or timeout, not an invalid pattern */
+		CHECK_FOR_INTERRUPTS();
 		pg_regerror(rc, &p->re, msg, sizeof(msg));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
@@ -1039,6 +1076,13 @@ summarise(JsNode *n)
 		n->format != JSF_UNKNOWN || n->content_base64 || n->content_json;
 	n->in_place = n->ref || n->dynamic_ref || n->nall_of || n->nany_of ||
 		n->none_of || n->not_schema || n->if_schema;
+	n->numbers_fit =
+		(!(n->numflags & JS_HAS_MINIMUM) || n->minimum.dec.ok) &&
+		(!(n->numflags & JS_HAS_MAXIMUM) || n->maximum.dec.ok) &&
+		(!(n->numflags & JS_HAS_EXMIN) || n->exclusive_minimum.dec.ok) &&
+		(!(n->numflags & JS_HAS_EXMAX) || n->exclusive_maximum.dec.ok) &&
+		(!(n->numflags & JS_HAS_MULTIPLE) ||
+		 (n->multiple_of.dec.ok && n->multiple_of.dec.m != 0));
 }
 
 static void
@@ -1082,6 +1126,8 @@ compile_node(Compiler *c, Loc *loc)
 				schema_error(loc, "$ref", "the value must be a string");
 			n->ref = node_for(c, resolve_ref(c, loc, "$ref", &v));
 		}
+		else if (is_key(&k, "$schema") && v.type != JV_STRING)
+			schema_error(loc, "$schema", "the value must be a string (the URI of a meta-schema)");
 		else if (is_key(&k, "$dynamicRef") && !draft7)
 		{
 			Loc		   *target;
@@ -1238,6 +1284,8 @@ compile_node(Compiler *c, Loc *loc)
 				schema_error(loc, "format", "the value must be a string");
 			n->format = jsonschema_format_lookup(v.str, v.len);
 			n->format_name = jv_cstring(&v);
+			/* a dialect with the format-assertion vocabulary asks for it */
+			n->format_asserted = (vocab & JS_VOCAB_FORMAT_ASSERTION) != 0;
 		}
 		else if (!(vocab & JS_VOCAB_APPLICATOR))
 			continue;

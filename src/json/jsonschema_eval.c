@@ -15,6 +15,23 @@
  * applicators a bitmap of the instance's members, which they mark as they
  * evaluate; successful branches merge theirs in.  Every other evaluation
  * passes no bitmap and pays nothing for the feature.
+ *
+ * Memory is bounded whatever the schema's fan-out (a "$defs" chain of
+ * allOf with two "$ref"s each visits 2^n nodes) and the instance's size:
+ * - at most JS_MAX_ERRORS errors (and JS_MAX_ERROR_BYTES of their
+ *   strings) are kept, each in one chunk, and freed again when a branch
+ *   that does not decide the outcome drops them; later ones are only
+ *   counted, without formatting their message;
+ * - a message's arguments, and what a leaf check allocates (numbers of
+ *   more than 18 digits go through numeric.c, base64 is decoded, a string
+ *   checked as format "regex" is compiled), live in a scratch context
+ *   reset right after;
+ * - annotation bitmaps are freed when their node or branch is done.
+ * What stays grows with the instance's depth (paths, scope) and its
+ * longest string or array (buffers reused from call to call).  Every 256
+ * steps check for interrupts, so statement_timeout ends an exponential
+ * schema; a countdown, because a check at each step of the common small
+ * subschemas cost several percent.
  */
 #include "postgres.h"
 
@@ -24,6 +41,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "common/jsonapi.h"
 #include "compat.h"
@@ -65,12 +83,20 @@ typedef struct RefStep
 typedef struct Eval
 {
 	bool		collect;
-	List	   *errors;
+	JsError   **errors;			/* the first nkept errors, in order */
+	int			nkept;
+	int64		nerrors;		/* errors so far, kept or not */
+	Size		kept_bytes;
+	MemoryContext cxt;			/* the caller's: errors, paths, bitmaps */
+	MemoryContext scratch;		/* reset after each leaf check and report */
+	StringInfoData buf[3];		/* a report's two locations and message */
 	PathStack	ipath;			/* instance location */
 	PathStack	kpath;			/* keyword location */
 	JsResource **scope;			/* dynamic scope, outermost first */
 	int			nscope;
 	int			maxscope;
+	int			steps_left;		/* evaluation steps until the next
+								 * CHECK_FOR_INTERRUPTS */
 	int			depth;
 	RefStep    *refs;			/* references being followed, innermost last */
 	int			nrefs;
@@ -78,7 +104,13 @@ typedef struct Eval
 	bool		format_assertion;
 	pg_wchar   *wbuf;
 	int			wbuflen;
+	/* where scope and refs start: most validations need no more */
+	JsResource *scope_buf[16];
+	RefStep		refs_buf[16];
 } Eval;
+
+/* Steps between checks for interrupts: a fraction of a millisecond. */
+#define STEPS_PER_INTERRUPT_CHECK 256
 
 typedef struct Annot
 {
@@ -115,87 +147,161 @@ push(PathStack *p, const char *s, int len, int index)
 #define POP(ev, path) \
 	do { if ((ev)->collect) (ev)->path.n--; } while (0)
 
-static char *
-render(const PathStack *p, const char *last)
+/* A JSON pointer token appended to buf, escaped as RFC 6901 says. */
+static void
+append_token(StringInfo buf, const char *s, int len)
 {
-	StringInfoData buf;
+	size_t		pos;
 
-	initStringInfo(&buf);
+	enlargeStringInfo(buf, len * 2 + 2);
+	pos = buf->len;
+	jsonschema_pointer_append(buf->data, buf->maxlen, &pos, s, len);
+	buf->len = pos;
+}
+
+/* The path as a JSON pointer, into buf (reused from report to report). */
+static void
+render(StringInfo buf, const PathStack *p, const char *last)
+{
+	resetStringInfo(buf);
 	for (int i = 0; i < p->n; i++)
 	{
 		const Seg  *s = &p->segs[i];
 
 		if (s->s == NULL)
-			appendStringInfo(&buf, "/%d", s->index);
+			appendStringInfo(buf, "/%d", s->index);
 		else
-		{
-			size_t		pos;
-
-			enlargeStringInfo(&buf, s->len * 2 + 2);
-			pos = buf.len;
-			jsonschema_pointer_append(buf.data, buf.maxlen, &pos, s->s, s->len);
-			buf.len = pos;
-		}
+			append_token(buf, s->s, s->len);
 	}
 	if (last)
-	{
-		size_t		pos;
+		append_token(buf, last, strlen(last));
+}
 
-		enlargeStringInfo(&buf, strlen(last) * 2 + 2);
-		pos = buf.len;
-		jsonschema_pointer_append(buf.data, buf.maxlen, &pos, last, strlen(last));
-		buf.len = pos;
-	}
-	return buf.data;
+/*
+ * Whether the next error is kept: only while every error so far was (the
+ * kept ones are the first ones, which a rewind can count back to).
+ */
+static inline bool
+error_keepable(const Eval *ev)
+{
+	return ev->nkept == ev->nerrors && ev->nkept < JS_MAX_ERRORS;
 }
 
 pg_attribute_printf(3, 4)
 static void
 report(Eval *ev, const char *kw, const char *fmt,...)
 {
+	StringInfo	iloc = &ev->buf[0];
+	StringInfo	kloc = &ev->buf[1];
+	StringInfo	msg = &ev->buf[2];
 	JsError    *e;
-	StringInfoData msg;
+	Size		size;
+	char	   *p;
 
-	if (!ev->collect)
-		return;
-	initStringInfo(&msg);
+	if (ev->buf[0].data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ev->cxt);
+
+		for (int i = 0; i < 3; i++)
+			initStringInfo(&ev->buf[i]);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(msg);
 	for (;;)
 	{
 		va_list		args;
 		int			needed;
 
 		va_start(args, fmt);
-		needed = appendStringInfoVA(&msg, fmt, args);
+		needed = appendStringInfoVA(msg, fmt, args);
 		va_end(args);
 		if (needed == 0)
 			break;
-		enlargeStringInfo(&msg, needed);
+		enlargeStringInfo(msg, needed);
 	}
-	e = palloc(sizeof(JsError));
-	e->instance_location = render(&ev->ipath, NULL);
-	e->keyword_location = render(&ev->kpath, kw);
-	e->message = msg.data;
-	ev->errors = lappend(ev->errors, e);
+	render(iloc, &ev->ipath, NULL);
+	render(kloc, &ev->kpath, kw);
+
+	ev->nerrors++;
+	size = MAXALIGN(sizeof(JsError)) + iloc->len + kloc->len + msg->len + 3;
+	if (ev->kept_bytes + size > JS_MAX_ERROR_BYTES)
+		return;					/* counted, not kept; no later one is */
+	e = MemoryContextAlloc(ev->cxt, size);
+	p = (char *) e + MAXALIGN(sizeof(JsError));
+	e->size = size;
+	e->instance_location = memcpy(p, iloc->data, iloc->len + 1);
+	p += iloc->len + 1;
+	e->keyword_location = memcpy(p, kloc->data, kloc->len + 1);
+	p += kloc->len + 1;
+	e->message = memcpy(p, msg->data, msg->len + 1);
+	if (ev->errors == NULL)
+		ev->errors = MemoryContextAlloc(ev->cxt, sizeof(JsError *) * JS_MAX_ERRORS);
+	ev->errors[ev->nkept++] = e;
+	ev->kept_bytes += size;
 }
 
-/* In boolean mode, not even the message's arguments are computed. */
+/*
+ * Out of line, as REPORT's other steps: the keyword checks that report
+ * are the evaluator's inner loops, and stay small.
+ */
+pg_noinline static MemoryContext
+scratch_enter(Eval *ev)
+{
+	if (ev->scratch == NULL)
+		ev->scratch = AllocSetContextCreate(ev->cxt, "apikit JSON schema scratch",
+											ALLOCSET_SMALL_SIZES);
+	return MemoryContextSwitchTo(ev->scratch);
+}
+
+/* Back to old; the scratch context is emptied unless old was it. */
+pg_noinline static void
+scratch_leave(Eval *ev, MemoryContext old)
+{
+	MemoryContextSwitchTo(old);
+	if (old != ev->scratch)
+		MemoryContextReset(ev->scratch);
+}
+
+/*
+ * In boolean mode, not even the message's arguments are computed; past
+ * the errors kept, neither are they: the error is only counted.  The
+ * arguments are computed in the scratch context, emptied after.
+ */
 #define REPORT(ev, ...) \
 	do { \
 		if ((ev)->collect) \
-			report(ev, __VA_ARGS__); \
+		{ \
+			if (error_keepable(ev)) \
+			{ \
+				MemoryContext report_old_ = scratch_enter(ev); \
+				report(ev, __VA_ARGS__); \
+				scratch_leave(ev, report_old_); \
+			} \
+			else \
+				(ev)->nerrors++; \
+		} \
 	} while (0)
 
-static int
+static int64
 error_mark(Eval *ev)
 {
-	return list_length(ev->errors);
+	return ev->nerrors;
 }
 
+/* Forget the errors since mark, and free the ones that were kept. */
 static void
-error_rewind(Eval *ev, int mark)
+error_rewind(Eval *ev, int64 mark)
 {
-	if (ev->collect && list_length(ev->errors) > mark)
-		ev->errors = list_truncate(ev->errors, mark);
+	if (!ev->collect)
+		return;
+	while (ev->nkept > mark)
+	{
+		JsError    *e = ev->errors[--ev->nkept];
+
+		ev->kept_bytes -= e->size;
+		pfree(e);
+	}
+	ev->nerrors = mark;
 }
 
 /* ---- annotations ---- */
@@ -209,6 +315,16 @@ annot_new(int n)
 	a->all = false;
 	a->bits = palloc0(sizeof(uint64) * ((n + 63) / 64 + 1));
 	return a;
+}
+
+static void
+annot_free(Annot *a)
+{
+	if (a)
+	{
+		pfree(a->bits);
+		pfree(a);
+	}
 }
 
 static inline void
@@ -236,8 +352,20 @@ annot_merge(Annot *dst, const Annot *src)
 
 /* ---- scalars ---- */
 
+/* Whether a number of more than 18 digits is an integer: numeric.c allocates. */
+pg_noinline static bool
+big_is_integer(Eval *ev, Numeric n)
+{
+	JsDec		d = jv_decimal(n);
+	MemoryContext old = scratch_enter(ev);
+	bool		integer = jv_num_is_integer(n, &d);
+
+	scratch_leave(ev, old);
+	return integer;
+}
+
 static uint8
-instance_types(const JV *v, bool want_integer)
+instance_types(Eval *ev, const JV *v, bool want_integer)
 {
 	switch (v->type)
 	{
@@ -256,7 +384,7 @@ instance_types(const JV *v, bool want_integer)
 			{
 				JsDec		d = jv_decimal(v->num);
 
-				if (jv_num_is_integer(v->num, &d))
+				if (d.ok ? d.scale == 0 : big_is_integer(ev, v->num))
 					return JS_T_NUMBER | JS_T_INTEGER;
 			}
 			return JS_T_NUMBER;
@@ -314,6 +442,8 @@ regex_matches(Eval *ev, JsPattern *p, const char *s, int len)
 	{
 		char		msg[256];
 
+		/* the engine gives up with REG_CANCEL on a cancel or a timeout */
+		CHECK_FOR_INTERRUPTS();
 		pg_regerror(rc, &p->re, msg, sizeof(msg));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
@@ -335,12 +465,14 @@ valid_regex(const char *s, int len)
 
 	if (len > JS_PATTERN_MAX)
 		return false;			/* no pattern apikit would compile */
+	/* the caller runs this in the scratch context, which frees the buffers */
 	are = palloc((Size) len * JS_REGEX_GROWTH + 1);
 	switch (jsonschema_regex_translate(s, len, are, (Size) len * JS_REGEX_GROWTH + 1, &unicode))
 	{
 		case JS_REGEX_NOT_ECMA:
 			return false;
 		case JS_REGEX_UNSUPPORTED:
+		case JS_REGEX_UNKNOWN_PROPERTY:
 			return true;		/* ECMA-262 we cannot check: give the benefit */
 		case JS_REGEX_OK:
 			break;
@@ -350,14 +482,35 @@ valid_regex(const char *s, int len)
 	rc = pg_regcomp(&re, w, wlen, REG_ADVANCED, C_COLLATION_OID);
 	if (rc == REG_OKAY)
 		pg_regfree(&re);
+	else
+		CHECK_FOR_INTERRUPTS(); /* REG_CANCEL: not an invalid pattern */
 	return rc == REG_OKAY;
 }
+
+static pg_attribute_always_inline bool eval_number_checks(Eval *ev, JsNode *n, const JV *inst,
+														const JsDec *dp);
 
 pg_noinline static bool
 eval_number(Eval *ev, JsNode *n, const JV *inst)
 {
-	bool		ok = true;
 	JsDec		d = jv_decimal(inst->num);
+	MemoryContext old = NULL;
+	bool		ok;
+
+	/* numeric.c compares what does not fit in 18 digits, and allocates */
+	if (unlikely(!d.ok || !n->numbers_fit))
+		old = scratch_enter(ev);
+	ok = eval_number_checks(ev, n, inst, &d);
+	if (unlikely(old != NULL))
+		scratch_leave(ev, old);
+	return ok;
+}
+
+static pg_attribute_always_inline bool
+eval_number_checks(Eval *ev, JsNode *n, const JV *inst, const JsDec *dp)
+{
+	bool		ok = true;
+	JsDec		d = *dp;
 
 	if ((n->numflags & JS_HAS_MINIMUM) &&
 		jv_num_cmp(inst->num, &d, n->minimum.num, &n->minimum.dec) < 0)
@@ -480,17 +633,31 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 	}
 	if (n->content_base64 || n->content_json)
 	{
-		if (!content_ok(ev, n, inst))
+		/* the decoded bytes and the JSON parser's state go with scratch */
+		MemoryContext old = scratch_enter(ev);
+		bool		valid = content_ok(ev, n, inst);
+
+		scratch_leave(ev, old);
+		if (!valid)
 		{
 			ok = false;
 			if (!ev->collect)
 				return false;
 		}
 	}
-	if (n->format != JSF_UNKNOWN && ev->format_assertion)
+	if (n->format != JSF_UNKNOWN && (ev->format_assertion || n->format_asserted))
 	{
-		bool		valid = n->format == JSF_REGEX ? valid_regex(inst->str, inst->len)
-			: jsonschema_format_check(n->format, inst->str, inst->len);
+		bool		valid;
+
+		if (n->format == JSF_REGEX)
+		{
+			MemoryContext old = scratch_enter(ev);
+
+			valid = valid_regex(inst->str, inst->len);
+			scratch_leave(ev, old);
+		}
+		else
+			valid = jsonschema_format_check(n->format, inst->str, inst->len);
 
 		if (!valid)
 		{
@@ -914,6 +1081,7 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		{
 			JV			k;
 
+			CHECK_FOR_INTERRUPTS();
 			jv_iter_next(&keys, &k);
 			PUSH_KEY(ev, ipath, k.str, k.len);
 			if (!eval(ev, n->property_names, &k, NULL))
@@ -980,6 +1148,7 @@ eval_combinators(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				any = true;
 				annot_merge(ann, a);
 			}
+			annot_free(a);
 			POP(ev, kpath);
 			POP(ev, kpath);
 			/* the rest only matter for their annotations */
@@ -1021,6 +1190,7 @@ eval_combinators(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 					second = i;
 				matched++;
 			}
+			annot_free(a);
 			POP(ev, kpath);
 			POP(ev, kpath);
 			if (matched > 1 && !ev->collect)
@@ -1072,6 +1242,7 @@ eval_combinators(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		ev->collect = saved;
 		if (cond)
 			annot_merge(ann, a);
+		annot_free(a);
 		if (cond && n->then_schema)
 		{
 			PUSH_KW(ev, "then");
@@ -1090,19 +1261,23 @@ eval_combinators(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	return ok;
 }
 
-pg_noinline /*
+/*
  * A member no other keyword evaluated, against "unevaluatedProperties" or
- * "unevaluatedItems"; what names it in the message (only when collecting).
+ * "unevaluatedItems": the property key (name, not NULL) or the item index.
  */
-static bool
+pg_noinline static bool
 eval_leftover(Eval *ev, JsNode *schema, const char *kw, const JV *member,
-			  const char *what)
+			  const char *name, int namelen, int index)
 {
 	bool		ok;
 
 	if (schema->boolean == 0)
 	{
-		REPORT(ev, kw, "%s is not allowed here (no schema evaluates it)", what);
+		if (name)
+			REPORT(ev, kw, "the property \"%.*s\" is not allowed here (no schema evaluates it)",
+				   namelen, name);
+		else
+			REPORT(ev, kw, "item %d is not allowed here (no schema evaluates it)", index);
 		return false;
 	}
 	PUSH_KW(ev, kw);
@@ -1126,11 +1301,12 @@ eval_unevaluated(Eval *ev, JsNode *n, const JV *inst, Annot *local)
 		jv_pairs_init(&pairs, inst);
 		while (jv_pairs_next(&pairs, &k, &v))
 		{
+			CHECK_FOR_INTERRUPTS();
 			if (!annot_has(local, i))
 			{
 				PUSH_KEY(ev, ipath, k.str, k.len);
 				if (!eval_leftover(ev, n->unevaluated_properties, "unevaluatedProperties", &v,
-								   ev->collect ? psprintf("the property \"%.*s\"", k.len, k.str) : NULL))
+								   k.str, k.len, -1))
 					ok = false;
 				POP(ev, ipath);
 				if (!ok && !ev->collect)
@@ -1149,12 +1325,13 @@ eval_unevaluated(Eval *ev, JsNode *n, const JV *inst, Annot *local)
 		{
 			JV			v;
 
+			CHECK_FOR_INTERRUPTS();
 			jv_iter_next(&items, &v);
 			if (!annot_has(local, i))
 			{
 				PUSH_INDEX(ev, ipath, i);
 				if (!eval_leftover(ev, n->unevaluated_items, "unevaluatedItems", &v,
-								   ev->collect ? psprintf("item %d", i) : NULL))
+								   NULL, 0, i))
 					ok = false;
 				POP(ev, ipath);
 				if (!ok && !ev->collect)
@@ -1168,6 +1345,23 @@ eval_unevaluated(Eval *ev, JsNode *n, const JV *inst, Annot *local)
 }
 
 /* ---- one schema ---- */
+
+/* An array that starts in the Eval itself, twice as long. */
+pg_noinline static void *
+grow(void *array, void *inline_buf, int *max, Size elem)
+{
+	void	   *bigger;
+
+	if (array == inline_buf)
+	{
+		bigger = palloc(elem * *max * 2);
+		memcpy(bigger, array, elem * *max);
+	}
+	else
+		bigger = repalloc(array, elem * *max * 2);
+	*max *= 2;
+	return bigger;
+}
 
 /*
  * Follow a reference.  Reaching a target again at the same instance
@@ -1186,11 +1380,7 @@ eval_ref(Eval *ev, const char *kw, JsNode *target, const JV *inst, Annot *ann)
 					 errmsg("invalid JSON schema at \"%s\": \"%s\" leads back to itself without moving into the instance",
 							target->location, kw)));
 	if (ev->nrefs == ev->maxrefs)
-	{
-		ev->maxrefs = ev->maxrefs ? ev->maxrefs * 2 : 16;
-		ev->refs = ev->refs ? repalloc(ev->refs, sizeof(RefStep) * ev->maxrefs)
-			: palloc(sizeof(RefStep) * ev->maxrefs);
-	}
+		ev->refs = grow(ev->refs, ev->refs_buf, &ev->maxrefs, sizeof(RefStep));
 	ev->refs[ev->nrefs].target = target;
 	ev->refs[ev->nrefs].instance = inst->id;
 	ev->nrefs++;
@@ -1219,6 +1409,14 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		return true;
 	}
 
+
+	/* a schema's fan-out can make any number of steps: cancel works */
+	if (unlikely(--ev->steps_left <= 0))
+	{
+		ev->steps_left = STEPS_PER_INTERRUPT_CHECK;
+		CHECK_FOR_INTERRUPTS();
+	}
+
 	/*
 	 * Every eighth level is enough: eight frames are a few kilobytes, well
 	 * within the slack PostgreSQL leaves beyond max_stack_depth.
@@ -1234,11 +1432,7 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 	if (ev->nscope == 0 || ev->scope[ev->nscope - 1] != n->resource)
 	{
 		if (ev->nscope == ev->maxscope)
-		{
-			ev->maxscope = ev->maxscope ? ev->maxscope * 2 : 16;
-			ev->scope = ev->scope ? repalloc(ev->scope, sizeof(JsResource *) * ev->maxscope)
-				: palloc(sizeof(JsResource *) * ev->maxscope);
-		}
+			ev->scope = grow(ev->scope, ev->scope_buf, &ev->maxscope, sizeof(JsResource *));
 		ev->scope[ev->nscope++] = n->resource;
 		pushed = true;
 	}
@@ -1249,7 +1443,7 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 
 	if (n->types)
 	{
-		uint8		t = instance_types(inst, (n->types & JS_T_INTEGER) && !(n->types & JS_T_NUMBER));
+		uint8		t = instance_types(ev, inst, (n->types & JS_T_INTEGER) && !(n->types & JS_T_NUMBER));
 
 		if ((t & n->types) == 0)
 		{
@@ -1354,25 +1548,46 @@ unevaluated:
 	}
 
 done:
+	if (local != ann)
+		annot_free(local);
 	if (pushed)
 		ev->nscope--;
 	ev->depth--;
 	return ok;
 }
 
+/*
+ * Everything is allocated in the current memory context (the errors kept,
+ * and the few arrays that outgrow the Eval), which the caller resets or
+ * deletes: each SQL function's call site resets its own at every call.
+ */
 bool
-jsonschema_validate(JsSchema *s, Jsonb *instance, List **errors,
+jsonschema_validate(JsSchema *s, Jsonb *instance, JsErrors *errors,
 					bool format_assertion)
 {
-	Eval		ev = {0};
+	Eval		ev;
 	JV			root;
 	bool		ok;
 
+	/* not all of it: the inline arrays need no zeroing */
+	memset(&ev, 0, offsetof(Eval, scope_buf));
 	ev.collect = errors != NULL;
 	ev.format_assertion = format_assertion;
+	ev.cxt = CurrentMemoryContext;
+	ev.scope = ev.scope_buf;
+	ev.maxscope = lengthof(ev.scope_buf);
+	ev.refs = ev.refs_buf;
+	ev.maxrefs = lengthof(ev.refs_buf);
+	ev.steps_left = STEPS_PER_INTERRUPT_CHECK;
 	jv_root(instance, &root);
 	ok = eval(&ev, s->root, &root, NULL);
 	if (errors)
-		*errors = ev.errors;
+	{
+		errors->items = ev.errors;
+		errors->nitems = ev.nkept;
+		errors->total = ev.nerrors;
+	}
+	if (ev.scratch)
+		MemoryContextDelete(ev.scratch);
 	return ok;
 }

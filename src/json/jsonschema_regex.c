@@ -111,9 +111,22 @@ jsonschema_regex_translate(const char *src, size_t len, char *out,
 				if (strlen(properties[k].name) == (size_t) (end - name) &&
 					memcmp(properties[k].name, name, end - name) == 0)
 					posix = properties[k].posix;
-			/* "General_Category=Letter", scripts and so on: not here */
+
+			/*
+			 * "General_Category=Letter", scripts and so on: not here.  The
+			 * caller names the escape in its error, rather than letting
+			 * the engine call it an invalid escape.
+			 */
 			if (posix == NULL || (negated && in_bracket))
-				return JS_REGEX_UNSUPPORTED;
+			{
+				size_t		n = end + 1 - (src + i);
+
+				if (n >= out_size)
+					n = out_size - 1;
+				memcpy(out, src + i, n);
+				out[n] = '\0';
+				return JS_REGEX_UNKNOWN_PROPERTY;
+			}
 			if (in_bracket)
 				snprintf(tmp, sizeof(tmp), "[:%s:]", posix);
 			else

@@ -26,6 +26,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/primnodes.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -35,9 +36,11 @@
 #include "utils/snapmgr.h"
 
 #include "apikit.h"
+#include "compat.h"
 #include "guc.h"
 #include "jsonschema.h"
 #include "jsonschema_metadata.h"
+#include "jsonschema_uri.h"
 
 #define JSON_CACHE_SIZE 128
 /* ... and at most this much memory, unless one schema alone needs more */
@@ -85,6 +88,8 @@ typedef struct CallSite
 	bool		transient;		/* schema is not cached: freed when stale */
 	uint64		transient_epoch;	/* registry_epoch when compiled */
 	uint64		transient_xact; /* xact_serial when compiled */
+	bool		meta_checked;	/* jsonschema_validation_errors: the schema
+								 * passed its meta-schema */
 	MemoryContext eval_cxt;		/* reset at every call */
 } CallSite;
 
@@ -239,16 +244,16 @@ apikit_json_schemas_changed(PG_FUNCTION_ARGS)
 /* ---- the cache ---- */
 
 /*
- * The compiled schema for these bytes (and URI), from the cache or freshly
- * compiled into it.  *transient is set when it could not be cached (see
- * registry_epoch): the caller frees it after this one use.
+ * The compiled schema for these bytes (and URI), read as draft when it has
+ * no "$schema", from the cache or freshly compiled into it.  *transient is
+ * set when it could not be cached (see registry_epoch): the caller frees
+ * it after this one use.
  */
 static JsSchema *
-cache_get(Jsonb *schema, const char *uri, bool from_registry,
+cache_get(Jsonb *schema, const char *uri, int draft, bool from_registry,
 		  uint64 epoch_before, bool *transient)
 {
 	uint32		hash = hash_bytes((const unsigned char *) schema, VARSIZE(schema));
-	int			draft = apikit_json_default_draft;
 	int			victim;
 	Size		bytes;
 	JsSchema   *s;
@@ -354,7 +359,7 @@ call_site(FunctionCallInfo fcinfo)
 /* Keep s at the call site (it was just compiled or found in the cache). */
 static void
 site_keep(FunctionCallInfo fcinfo, CallSite *site, JsSchema *s, bool transient,
-		  const char *uri)
+		  const char *uri, int draft)
 {
 	if (site->transient && site->schema != s)
 		jsonschema_free(site->schema);
@@ -368,28 +373,50 @@ site_keep(FunctionCallInfo fcinfo, CallSite *site, JsSchema *s, bool transient,
 		site->transient_xact = xact_serial;
 	}
 	site->generation = cache_generation;
-	site->draft = apikit_json_default_draft;
+	site->draft = draft;
+	site->meta_checked = false;
 	if (site->uri)
 		pfree(site->uri);
 	site->uri = uri ? MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, uri) : NULL;
 }
 
-/* The compiled schema for this call, from the call site when it can. */
-static JsSchema *
-schema_for(FunctionCallInfo fcinfo, CallSite *site, Jsonb *schema)
+/*
+ * The schema the call site holds, if it is still the one for a literal
+ * schema argument (a CHECK constraint's): then it need not even be read.
+ */
+static inline JsSchema *
+site_const_schema(CallSite *site, int draft)
+{
+	if (site->schema && site->schema_const && site->uri == NULL &&
+		site->generation == cache_generation && site->draft == draft)
+		return site->schema;
+	return NULL;
+}
+
+/* Whether the call site holds the compiled form of these bytes. */
+static bool
+site_holds(CallSite *site, Jsonb *schema, int draft)
 {
 	JsSchema   *s = site->schema;
+
+	return s && site->generation == cache_generation && site->draft == draft &&
+		site->uri == NULL && VARSIZE(s->source) == VARSIZE(schema) &&
+		memcmp(s->source, schema, VARSIZE(schema)) == 0;
+}
+
+/* The compiled schema for this call, from the call site when it can. */
+static JsSchema *
+schema_for(FunctionCallInfo fcinfo, CallSite *site, Jsonb *schema, int draft)
+{
+	JsSchema   *s = site_const_schema(site, draft);
 	bool		transient;
 
-	/* a literal schema (a CHECK constraint's) need not be compared */
-	if (s && site->generation == cache_generation &&
-		site->draft == apikit_json_default_draft &&
-		(site->schema_const ||
-		 (VARSIZE(s->source) == VARSIZE(schema) &&
-		  memcmp(s->source, schema, VARSIZE(schema)) == 0)))
+	if (s)
 		return s;
-	s = cache_get(schema, NULL, false, registry_epoch, &transient);
-	site_keep(fcinfo, site, s, transient, NULL);
+	if (site_holds(site, schema, draft))
+		return site->schema;
+	s = cache_get(schema, NULL, draft, false, registry_epoch, &transient);
+	site_keep(fcinfo, site, s, transient, NULL, draft);
 	return s;
 }
 
@@ -398,7 +425,7 @@ schema_for(FunctionCallInfo fcinfo, CallSite *site, Jsonb *schema)
  * else a registered schema; NULL if neither.  Kept at the call site.
  */
 static JsSchema *
-schema_by_uri(FunctionCallInfo fcinfo, CallSite *site, const char *uri)
+schema_by_uri(FunctionCallInfo fcinfo, CallSite *site, const char *uri, int draft)
 {
 	uint64		epoch = registry_epoch;
 	bool		from_registry = false;
@@ -413,12 +440,20 @@ schema_by_uri(FunctionCallInfo fcinfo, CallSite *site, const char *uri)
 	}
 	if (doc == NULL)
 		return NULL;
-	s = cache_get(doc, uri, from_registry, epoch, &transient);
-	site_keep(fcinfo, site, s, transient, uri);
+	s = cache_get(doc, uri, draft, from_registry, epoch, &transient);
+	site_keep(fcinfo, site, s, transient, uri, draft);
 	return s;
 }
 
 /* ---- SQL functions ---- */
+
+/*
+ * pg_jsonschema's functions read a schema without "$schema" as 2020-12,
+ * whatever apikit.json_default_draft says, and assert "format" only in
+ * draft 7 (see compat_formats): the answers of CHECK constraints written
+ * for pg_jsonschema stay what they were.
+ */
+#define COMPAT_DRAFT JS_DRAFT_2020
 
 /*
  * Validate in the call site's evaluation context, which the next call
@@ -426,7 +461,7 @@ schema_by_uri(FunctionCallInfo fcinfo, CallSite *site, const char *uri)
  * for, live there too, until the caller has turned them into its result.
  */
 static bool
-run(CallSite *site, JsSchema *s, Jsonb *instance, List **errors, bool formats)
+run(CallSite *site, JsSchema *s, Jsonb *instance, JsErrors *errors, bool formats)
 {
 	MemoryContext old = MemoryContextSwitchTo(site->eval_cxt);
 	bool		ok = jsonschema_validate(s, instance, errors, formats);
@@ -436,49 +471,84 @@ run(CallSite *site, JsSchema *s, Jsonb *instance, List **errors, bool formats)
 }
 
 static bool
-validate(FunctionCallInfo fcinfo, List **errors)
+validate(FunctionCallInfo fcinfo, JsErrors *errors)
 {
 	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
 	Jsonb	   *instance = PG_GETARG_JSONB_P(1);
 	CallSite   *site = call_site(fcinfo);
 
-	return run(site, schema_for(fcinfo, site, schema), instance, errors,
-			   apikit_json_format_assertion);
+	return run(site, schema_for(fcinfo, site, schema, apikit_json_default_draft),
+			   instance, errors, apikit_json_format_assertion);
 }
 
 static void
-push_string(JsonbParseState **state, const char *key, const char *value)
+push_key(JsonbParseState **state, const char *key)
 {
-	JsonbValue	k,
-				v;
+	JsonbValue	k;
 
 	k.type = jbvString;
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
 	pushJsonbValue(state, WJB_KEY, &k);
+}
+
+static void
+push_string(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	push_key(state, key);
 	v.type = jbvString;
 	v.val.string.val = (char *) value;
 	v.val.string.len = strlen(value);
 	pushJsonbValue(state, WJB_VALUE, &v);
 }
 
-/* The errors as JSON Schema's "basic" output units. */
+/* What the last output unit says when errors were not kept. */
+static char *
+omitted_message(const JsErrors *errors)
+{
+	int64		omitted = errors->total - errors->nitems;
+
+	return psprintf(omitted == 1 ? INT64_FORMAT " more error is not listed (the list stops at %d errors or 1 MB)"
+					: INT64_FORMAT " more errors are not listed (the list stops at %d errors or 1 MB)",
+					omitted, JS_MAX_ERRORS);
+}
+
+/*
+ * The errors as JSON Schema's "basic" output units.  When some were not
+ * kept, a last unit says how many, in "error" for people and as the
+ * number "omitted" for programs.
+ */
 static Jsonb *
-errors_jsonb(List *errors)
+errors_jsonb(const JsErrors *errors)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *result;
-	ListCell   *lc;
 
 	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
-	foreach(lc, errors)
+	for (int i = 0; i < errors->nitems; i++)
 	{
-		JsError    *e = lfirst(lc);
+		JsError    *e = errors->items[i];
 
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 		push_string(&state, "instanceLocation", e->instance_location);
 		push_string(&state, "keywordLocation", e->keyword_location);
 		push_string(&state, "error", e->message);
+		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	if (errors->total > errors->nitems)
+	{
+		JsonbValue	n;
+
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		push_string(&state, "instanceLocation", "");
+		push_string(&state, "keywordLocation", "");
+		push_string(&state, "error", omitted_message(errors));
+		push_key(&state, "omitted");
+		n.type = jbvNumeric;
+		n.val.numeric = int64_to_numeric(errors->total - errors->nitems);
+		pushJsonbValue(&state, WJB_VALUE, &n);
 		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	}
 	result = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
@@ -496,27 +566,23 @@ PG_FUNCTION_INFO_V1(apikit_json_validation_errors);
 Datum
 apikit_json_validation_errors(PG_FUNCTION_ARGS)
 {
-	List	   *errors = NIL;
+	JsErrors	errors;
 
 	validate(fcinfo, &errors);
-	PG_RETURN_JSONB_P(errors_jsonb(errors));
+	PG_RETURN_JSONB_P(errors_jsonb(&errors));
 }
 
-PG_FUNCTION_INFO_V1(apikit_json_assert_valid);
-Datum
-apikit_json_assert_valid(PG_FUNCTION_ARGS)
+/*
+ * json_assert_valid's error: 22023, or PostgREST's PGRST with status 400
+ * when apikit.json_errors_as_http is on (that setting only shapes the
+ * error, never whether there is one).
+ */
+pg_noreturn static void
+assert_failed(const JsErrors *errors, const char *sql_message,
+			  const char *http_message, const char *sql_hint)
 {
-	List	   *errors = NIL;
-	JsError    *first;
-	char	   *json;
-	int			n;
-
-	if (validate(fcinfo, &errors))
-		PG_RETURN_VOID();
-
-	n = list_length(errors);
-	first = n > 0 ? linitial(errors) : NULL;
-	json = JsonbToCString(NULL, &errors_jsonb(errors)->root, -1);
+	JsError    *first = errors->nitems > 0 ? errors->items[0] : NULL;
+	char	   *json = JsonbToCString(NULL, &errors_jsonb(errors)->root, -1);
 
 	if (apikit_json_errors_as_http)
 	{
@@ -527,7 +593,7 @@ apikit_json_assert_valid(PG_FUNCTION_ARGS)
 
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 		push_string(&state, "code", "AK400");
-		push_string(&state, "message", "The request body does not match its JSON schema.");
+		push_string(&state, "message", http_message);
 		push_string(&state, "details", json);
 		push_string(&state, "hint", first ? psprintf("%s: %s", first->instance_location[0] ? first->instance_location : "/", first->message)
 					: "The value is invalid.");
@@ -540,10 +606,95 @@ apikit_json_assert_valid(PG_FUNCTION_ARGS)
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("the JSON value does not match the schema"),
+			 errmsg("%s", sql_message),
 			 errdetail_internal("%s", json),
+			 sql_hint ? errhint("%s", sql_hint) :
 			 first ? errhint("First error at \"%s\": %s.", first->instance_location, first->message) : 0));
+	pg_unreachable();
+}
+
+/*
+ * Not STRICT: a missing body (SQL NULL, as PostgREST passes an absent
+ * argument with a default of NULL) is an error, not a pass.  The JSON
+ * value null is a body like any other.
+ */
+PG_FUNCTION_INFO_V1(apikit_json_assert_valid);
+Datum
+apikit_json_assert_valid(PG_FUNCTION_ARGS)
+{
+	JsErrors	errors;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the JSON schema of json_assert_valid must not be null")));
+	if (PG_ARGISNULL(1))
+	{
+		JsError		missing = {
+			.instance_location = "",
+			.keyword_location = "",
+			.message = "the value is missing (SQL NULL)",
+		};
+		JsError    *items[1] = {&missing};
+
+		errors.items = items;
+		errors.nitems = 1;
+		errors.total = 1;
+		assert_failed(&errors, "the JSON value to validate is missing",
+					  "The request body is missing.",
+					  "SQL NULL is no JSON value; the JSON value null is (pass 'null'::jsonb where the schema allows it).");
+	}
+	if (!validate(fcinfo, &errors))
+		assert_failed(&errors, "the JSON value does not match the schema",
+					  "The request body does not match its JSON schema.", NULL);
 	PG_RETURN_VOID();
+}
+
+/*
+ * The URI of the meta-schema a schema names with "$schema", else the one
+ * of draft's.  (A "$schema" that is not a string is left to the
+ * meta-schema to refuse.)
+ */
+static const char *
+metaschema_uri_of(Jsonb *schema, int draft)
+{
+	JV			root;
+	JV			kw;
+
+	jv_root(schema, &root);
+	if (root.type == JV_OBJECT && jv_object_find(&root, "$schema", 7, &kw) && kw.type == JV_STRING)
+	{
+		char	   *uri = pnstrdup(kw.str, kw.len);
+		size_t		len = strlen(uri);
+		int			known = jsonschema_known_draft(uri);
+
+		if (len > 0 && uri[len - 1] == '#')
+			uri[len - 1] = '\0';
+		return known ? jsonschema_metaschema_uri(known) : uri;
+	}
+	return jsonschema_metaschema_uri(draft);
+}
+
+pg_noreturn static void
+unknown_metaschema(const char *uri)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown JSON schema meta-schema \"%s\"", uri),
+			 errhint("Use \"https://json-schema.org/draft/2020-12/schema\" or \"http://json-schema.org/draft-07/schema#\", or register the meta-schema in apikit.json_schemas.")));
+}
+
+/*
+ * The compiled meta-schema at uri, kept at the call site; NULL when it is
+ * neither built in nor registered.
+ */
+static JsSchema *
+metaschema_at_site(FunctionCallInfo fcinfo, CallSite *site, const char *uri, int draft)
+{
+	if (site->schema && site->generation == cache_generation && site->uri &&
+		site->draft == draft && strcmp(site->uri, uri) == 0)
+		return site->schema;
+	return schema_by_uri(fcinfo, site, uri, draft);
 }
 
 PG_FUNCTION_INFO_V1(apikit_json_schema_is_valid);
@@ -552,32 +703,11 @@ apikit_json_schema_is_valid(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
 	CallSite   *site = call_site(fcinfo);
-	JV			root;
-	JV			kw;
-	const char *meta_uri = jsonschema_metaschema_uri(apikit_json_default_draft);
-	JsSchema   *s;
+	const char *meta_uri = metaschema_uri_of(schema, apikit_json_default_draft);
+	JsSchema   *s = metaschema_at_site(fcinfo, site, meta_uri, apikit_json_default_draft);
 
-	/* the meta-schema the schema names, else the default draft's */
-	jv_root(schema, &root);
-	if (root.type == JV_OBJECT && jv_object_find(&root, "$schema", 7, &kw) && kw.type == JV_STRING)
-	{
-		char	   *uri = pnstrdup(kw.str, kw.len);
-		size_t		len = strlen(uri);
-		int			draft = jsonschema_known_draft(uri);
-
-		if (len > 0 && uri[len - 1] == '#')
-			uri[len - 1] = '\0';
-		meta_uri = draft ? jsonschema_metaschema_uri(draft) : uri;
-	}
-
-	if (site->schema && site->generation == cache_generation && site->uri &&
-		strcmp(site->uri, meta_uri) == 0)
-		s = site->schema;
-	else if ((s = schema_by_uri(fcinfo, site, meta_uri)) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown JSON schema meta-schema \"%s\"", meta_uri),
-				 errhint("Use \"https://json-schema.org/draft/2020-12/schema\" or \"http://json-schema.org/draft-07/schema#\", or register the meta-schema in apikit.json_schemas.")));
+	if (s == NULL)
+		unknown_metaschema(meta_uri);
 	PG_RETURN_BOOL(run(site, s, schema, NULL, true));
 }
 
@@ -593,7 +723,8 @@ apikit_json_validate_uri(PG_FUNCTION_ARGS)
 	if (site->schema && site->generation == cache_generation &&
 		site->draft == apikit_json_default_draft && site->uri && strcmp(site->uri, uri) == 0)
 		s = site->schema;
-	else if ((s = schema_by_uri(fcinfo, site, uri)) == NULL && jsonschema_restoring())
+	else if ((s = schema_by_uri(fcinfo, site, uri, apikit_json_default_draft)) == NULL &&
+			 jsonschema_restoring())
 		PG_RETURN_BOOL(true);	/* a restore, before the registry's rows */
 	else if (s == NULL)
 		ereport(ERROR,
@@ -601,4 +732,265 @@ apikit_json_validate_uri(PG_FUNCTION_ARGS)
 				 errmsg("no JSON schema is registered under \"%s\"", uri),
 				 errhint("Register it with INSERT INTO apikit.json_schemas (uri, schema).")));
 	PG_RETURN_BOOL(run(site, s, instance, NULL, apikit_json_format_assertion));
+}
+
+/* ---- pg_jsonschema's signatures ---- */
+
+/* A json argument as jsonb (jsonb keeps the last of duplicate keys). */
+static Jsonb *
+json_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *json = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/*
+ * The schema of a pg_jsonschema-style call.  A literal one compiled
+ * before is not even converted to jsonb again.
+ */
+static JsSchema *
+compat_schema(FunctionCallInfo fcinfo, CallSite *site)
+{
+	JsSchema   *s = site_const_schema(site, COMPAT_DRAFT);
+
+	return s ? s : schema_for(fcinfo, site, json_arg(fcinfo, 0), COMPAT_DRAFT);
+}
+
+/*
+ * pg_jsonschema's validator (the jsonschema crate) asserts "format" by
+ * default in draft 7 and treats it as an annotation in 2020-12.  A dialect
+ * with the format-assertion vocabulary asserts it in either (JsNode).
+ */
+static bool
+compat_formats(const JsSchema *s)
+{
+	return s->root->draft == JS_DRAFT_7;
+}
+
+PG_FUNCTION_INFO_V1(apikit_json_matches_schema);
+Datum
+apikit_json_matches_schema(PG_FUNCTION_ARGS)
+{
+	CallSite   *site = call_site(fcinfo);
+	JsSchema   *s = compat_schema(fcinfo, site);
+
+	PG_RETURN_BOOL(run(site, s, json_arg(fcinfo, 1), NULL, compat_formats(s)));
+}
+
+PG_FUNCTION_INFO_V1(apikit_jsonb_matches_schema);
+Datum
+apikit_jsonb_matches_schema(PG_FUNCTION_ARGS)
+{
+	CallSite   *site = call_site(fcinfo);
+	JsSchema   *s = compat_schema(fcinfo, site);
+
+	PG_RETURN_BOOL(run(site, s, PG_GETARG_JSONB_P(1), NULL, compat_formats(s)));
+}
+
+/*
+ * Validate schema against its meta-schema, into errors; the meta-schema
+ * is taken from the cache, not kept at the call site (which keeps the
+ * schema itself).
+ */
+static bool
+metaschema_check(CallSite *site, Jsonb *schema, int draft, JsErrors *errors)
+{
+	const char *uri = metaschema_uri_of(schema, draft);
+	uint64		epoch = registry_epoch;
+	bool		from_registry = false;
+	bool		transient;
+	bool		ok;
+	Jsonb	   *doc = jsonschema_builtin(uri);
+	JsSchema   *meta;
+
+	if (doc == NULL)
+	{
+		doc = jsonschema_registry_lookup(uri);
+		from_registry = true;
+	}
+	if (doc == NULL)
+		unknown_metaschema(uri);
+	meta = cache_get(doc, uri, draft, from_registry, epoch, &transient);
+	ok = run(site, meta, schema, errors, true);
+	if (transient)
+		jsonschema_free(meta);
+	return ok;
+}
+
+/*
+ * pg_jsonschema answers false and, when the first problem is inside the
+ * schema, says where in a NOTICE.
+ */
+PG_FUNCTION_INFO_V1(apikit_jsonschema_is_valid);
+Datum
+apikit_jsonschema_is_valid(PG_FUNCTION_ARGS)
+{
+	CallSite   *site = call_site(fcinfo);
+	Jsonb	   *schema = json_arg(fcinfo, 0);
+	const char *meta_uri = metaschema_uri_of(schema, COMPAT_DRAFT);
+	JsSchema   *s = metaschema_at_site(fcinfo, site, meta_uri, COMPAT_DRAFT);
+	JsErrors	errors;
+
+	if (s == NULL)
+		unknown_metaschema(meta_uri);
+	if (run(site, s, schema, &errors, true))
+		PG_RETURN_BOOL(true);
+	if (errors.nitems > 0 && errors.items[0]->instance_location[0] != '\0')
+		ereport(NOTICE,
+				(errmsg("Invalid JSON schema at path: %s", errors.items[0]->instance_location)));
+	PG_RETURN_BOOL(false);
+}
+
+static Datum
+text_array(List *strings)
+{
+	int			n = list_length(strings);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, strings)
+		elems[i++] = CStringGetTextDatum(lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The errors' messages, without locations, as pg_jsonschema returns them.
+ * A schema its meta-schema refuses gives one element saying why (as
+ * pg_jsonschema returns its compile error) rather than an error.
+ */
+PG_FUNCTION_INFO_V1(apikit_jsonschema_validation_errors);
+Datum
+apikit_jsonschema_validation_errors(PG_FUNCTION_ARGS)
+{
+	CallSite   *site = call_site(fcinfo);
+	JsSchema   *s = site->meta_checked ? site_const_schema(site, COMPAT_DRAFT) : NULL;
+	JsErrors	errors;
+	List	   *messages = NIL;
+
+	if (s == NULL)
+	{
+		Jsonb	   *schema = json_arg(fcinfo, 0);
+
+		if (site->meta_checked && site_holds(site, schema, COMPAT_DRAFT))
+			s = site->schema;
+		else
+		{
+			if (!metaschema_check(site, schema, COMPAT_DRAFT, &errors))
+			{
+				JsError    *e = errors.nitems > 0 ? errors.items[0] : NULL;
+
+				PG_RETURN_DATUM(text_array(list_make1(e ? psprintf("invalid JSON schema at \"%s\": %s",
+																	e->instance_location, e->message)
+													  : "invalid JSON schema")));
+			}
+			s = schema_for(fcinfo, site, schema, COMPAT_DRAFT);
+			site->meta_checked = true;
+		}
+	}
+	run(site, s, json_arg(fcinfo, 1), &errors, compat_formats(s));
+	for (int i = 0; i < errors.nitems; i++)
+		messages = lappend(messages, errors.items[i]->message);
+	if (errors.total > errors.nitems)
+		messages = lappend(messages, omitted_message(&errors));
+	PG_RETURN_DATUM(text_array(messages));
+}
+
+/* ---- the registry's rows ---- */
+
+/*
+ * BEFORE INSERT OR UPDATE FOR EACH ROW on apikit.json_schemas: refuse rows
+ * that can never work.  The URI must be absolute (a "$ref" resolves to
+ * nothing else) and not a built-in meta-schema's (those always win); the
+ * schema must be valid against its meta-schema: its "$schema"'s, else the
+ * default draft's, or, without "$schema", the other draft's (a schema
+ * written for draft 7 is read as draft 7 when a draft-7 schema refers to
+ * it).  A meta-schema that is not registered is an error.
+ *
+ * While a restore brings the rows in (jsonschema_restoring), nothing is
+ * checked: the row order of a COPY is not the order they were registered
+ * in, and a dump must come back whole, whatever a row was let in by (a
+ * superuser with the trigger disabled, an earlier version).
+ */
+PG_FUNCTION_INFO_V1(apikit_json_schemas_check);
+Datum
+apikit_json_schemas_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	char	   *uri;
+	Jsonb	   *schema;
+	const char *meta_uri;
+	int			draft = apikit_json_default_draft;
+	CallSite   *site;
+	JsSchema   *meta;
+	JsErrors	errors;
+	JsError    *first;
+	JV			root;
+	JV			kw;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("apikit.json_schemas_check() must be called as a BEFORE INSERT OR UPDATE row trigger")));
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	desc = RelationGetDescr(trigdata->tg_relation);
+
+	/* NULLs are the NOT NULL constraints' to refuse */
+	d = heap_getattr(tuple, 1, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);
+	uri = TextDatumGetCString(d);
+	d = heap_getattr(tuple, 2, desc, &isnull);
+	if (isnull || jsonschema_restoring())
+		return PointerGetDatum(tuple);
+	schema = DatumGetJsonbP(d);
+
+	if (!jsonschema_uri_is_absolute(uri, strlen(uri)))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a JSON schema must be registered under an absolute URI without a fragment, not \"%s\"", uri),
+				 errdetail("\"$ref\" resolves references to absolute URIs, so a schema registered under any other would never be found."),
+				 errhint("Use a URI with a scheme, such as \"https://example.com/schemas/order\" or \"urn:example:order\".")));
+	if (jsonschema_builtin(uri) || jsonschema_known_draft(uri))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("\"%s\" is a built-in meta-schema and cannot be registered", uri),
+				 errdetail("References to built-in meta-schemas always resolve to the built-in copy.")));
+
+	site = call_site(fcinfo);
+	meta_uri = metaschema_uri_of(schema, draft);
+	meta = metaschema_at_site(fcinfo, site, meta_uri, draft);
+	if (meta == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("the JSON schema for \"%s\" names the unknown meta-schema \"%s\"", uri, meta_uri),
+				 errhint("Register the meta-schema first, in a statement of its own.")));
+	if (run(site, meta, schema, &errors, true))
+		return PointerGetDatum(tuple);
+
+	/* without "$schema", a schema valid in the other draft may be meant so */
+	jv_root(schema, &root);
+	if (!(root.type == JV_OBJECT && jv_object_find(&root, "$schema", 7, &kw)))
+	{
+		JsErrors	other;
+		int			other_draft = draft == JS_DRAFT_7 ? JS_DRAFT_2020 : JS_DRAFT_7;
+
+		if (metaschema_check(site, schema, other_draft, &other))
+			return PointerGetDatum(tuple);
+	}
+	first = errors.nitems > 0 ? errors.items[0] : NULL;
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("the JSON schema for \"%s\" is not valid against its meta-schema", uri),
+			 first ? errdetail("At \"%s\": %s (meta-schema \"%s\").",
+							   first->instance_location, first->message, meta_uri) : 0,
+			 errhint("apikit.json_validation_errors('{\"$ref\": \"%s\"}', schema) lists every error.", meta_uri)));
+	return PointerGetDatum(NULL);
 }

@@ -352,3 +352,15 @@ jsonschema_pointer_append(char *out, size_t out_size, size_t *pos,
 	out[*pos] = '\0';
 	return need;
 }
+
+bool
+jsonschema_uri_is_absolute(const char *uri, size_t len)
+{
+	UriParts	u;
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char) uri[i] <= ' ' || uri[i] == 0x7F)
+			return false;		/* no URI holds white space or controls */
+	split_uri(uri, len, &u);
+	return u.scheme.present && !u.fragment.present;
+}

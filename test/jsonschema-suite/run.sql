@@ -94,9 +94,14 @@ BEGIN
 	END LOOP;
 END $$;
 
+-- The suite's remotes stand for documents on a server, whatever their
+-- draft (2019-09, v1, draft 3 to 6 too): registered as they are, without
+-- the registry's check, which refuses what apikit cannot use.
+ALTER TABLE apikit.json_schemas DISABLE TRIGGER json_schemas_check;
 INSERT INTO apikit.json_schemas (uri, schema)
 SELECT 'http://localhost:1234/' || f, pg_read_file(:'suite' || '/remotes/' || f)::jsonb
   FROM pg_temp.json_files(:'suite' || '/remotes', '') AS f;
+ALTER TABLE apikit.json_schemas ENABLE TRIGGER json_schemas_check;
 
 SELECT pg_temp.run_draft(:'suite', 'draft2020-12');
 SELECT pg_temp.run_draft(:'suite', 'draft7');

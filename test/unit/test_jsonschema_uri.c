@@ -114,11 +114,37 @@ test_pointer_tokens(void)
 	CHECK_EQ(pos, 0);
 }
 
+static int
+absolute(const char *uri)
+{
+	return jsonschema_uri_is_absolute(uri, strlen(uri));
+}
+
+static void
+test_absolute(void)
+{
+	CHECK(absolute("https://example.com/schemas/order"));
+	CHECK(absolute("urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66"));
+	CHECK(absolute("tag:example.com,2026:order"));
+	CHECK(absolute("https://example.com/s?v=2"));
+	CHECK(!absolute("schemas/order"));
+	CHECK(!absolute("/schemas/order"));
+	CHECK(!absolute("//example.com/order"));
+	CHECK(!absolute("order"));
+	CHECK(!absolute(""));
+	CHECK(!absolute("1http://example.com/"));	/* a scheme starts with a letter */
+	CHECK(!absolute("https://example.com/s#frag"));
+	CHECK(!absolute("https://example.com/s#"));
+	CHECK(!absolute("https://example.com/a b"));
+	CHECK(!absolute(" https://example.com/"));
+}
+
 int
 main(void)
 {
 	RUN(test_rfc3986_examples);
 	RUN(test_json_schema_forms);
 	RUN(test_pointer_tokens);
+	RUN(test_absolute);
 	UNIT_DONE("test_jsonschema_uri");
 }

@@ -1,0 +1,109 @@
+# JSON Schema validation: the memory of a validation is bounded whatever
+# the schema's fan-out and the body's size, and an exponential schema ends
+# at statement_timeout.
+#
+# Each case runs in a fresh session, which reads its own peak resident size
+# (VmHWM in /proc/self/status) after the statement; from it the peak of
+# the same session shape without the validation (reading the same body or
+# schema) is subtracted.  The cases:
+# - json_validation_errors of a schema whose $defs fan out through allOf
+#   (n levels of two "$ref"s each: 2^n paths to a failing leaf, one error
+#   each) for n = 10, 14 and 18;
+# - json_validation_errors and json_assert_valid (the PostgREST path) of a
+#   body of 30,000, 100,000 and 300,000 items, each item one error.
+# Before errors were capped, collection kept about 5 KB per error: 1.4 GB
+# for n = 18 and 1.66 GB for the 300,000-item body.  Now every case must
+# stay under 64 MB above its floor, and the largest of each kind within
+# 16 MB of the smallest (flat, not growing with the input).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+plan skip_all => 'needs /proc/self/status (Linux)' unless -r '/proc/self/status';
+
+my $node = PostgreSQL::Test::Cluster->new('jsonschema');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'apikit'\n");
+$node->start;
+
+$node->safe_psql('postgres', q{
+CREATE EXTENSION apikit;
+CREATE TABLE fans (levels int, leaf jsonb, schema jsonb, PRIMARY KEY (levels, leaf));
+INSERT INTO fans
+SELECT levels, leaf, jsonb_build_object('$ref', '#/$defs/d0', '$defs',
+		(SELECT jsonb_object_agg('d' || i, CASE WHEN i = levels THEN leaf ELSE
+				jsonb_build_object('allOf', jsonb_build_array(
+					jsonb_build_object('$ref', '#/$defs/d' || (i + 1)),
+					jsonb_build_object('$ref', '#/$defs/d' || (i + 1)))) END)
+		   FROM generate_series(0, levels) i))
+  FROM (VALUES (10), (14), (18), (40)) AS v(levels),
+	   (VALUES ('{"type": "string"}'::jsonb), ('true')) AS l(leaf);
+CREATE TABLE bodies (items int PRIMARY KEY, body jsonb);
+INSERT INTO bodies SELECT n, (SELECT jsonb_agg(1) FROM generate_series(1, n))
+  FROM (VALUES (30000), (100000), (300000)) AS v(n);
+CREATE FUNCTION hwm_kb() RETURNS bigint LANGUAGE sql AS
+$$ SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s+(\d+)')::bigint $$;
+});
+
+my $body_schema = q{'{"type": "array", "items": {"type": "object", "required": ["id", "name"]}}'};
+
+# The peak resident size, in kB, of a fresh session after the statement.
+sub peak_kb
+{
+	my ($sql) = @_;
+	my $out = $node->safe_psql('postgres', "$sql;\nSELECT hwm_kb();");
+	my @lines = split /\n/, $out;
+	return $lines[-1];
+}
+
+my %cost;
+for my $levels (10, 14, 18)
+{
+	my $fan = "FROM fans WHERE levels = $levels AND leaf <> 'true'";
+	my $floor = peak_kb("SELECT length(schema::text) $fan");
+	my $peak = peak_kb("SELECT jsonb_array_length(apikit.json_validation_errors(schema, '1')) $fan");
+	$cost{fan}{$levels} = $peak - $floor;
+	note "fan-out 2^$levels: peak $peak kB, floor $floor kB";
+	cmp_ok($cost{fan}{$levels}, '<', 64 * 1024, "fan-out 2^$levels: errors collected in under 64 MB");
+}
+for my $items (30000, 100000, 300000)
+{
+	my $floor = peak_kb("SELECT jsonb_array_length(body) FROM bodies WHERE items = $items");
+	my $peak = peak_kb("SELECT jsonb_array_length(apikit.json_validation_errors($body_schema, body)) FROM bodies WHERE items = $items");
+	$cost{errors}{$items} = $peak - $floor;
+	note "json_validation_errors of $items items: peak $peak kB, floor $floor kB";
+	cmp_ok($cost{errors}{$items}, '<', 64 * 1024, "json_validation_errors of $items items: under 64 MB");
+
+	$peak = peak_kb(qq{DO \$\$ BEGIN PERFORM apikit.json_assert_valid($body_schema, body) FROM bodies WHERE items = $items;
+		EXCEPTION WHEN invalid_parameter_value THEN NULL; END \$\$});
+	$cost{assert}{$items} = $peak - $floor;
+	note "json_assert_valid of $items items: peak $peak kB, floor $floor kB";
+	cmp_ok($cost{assert}{$items}, '<', 64 * 1024, "json_assert_valid of $items items: under 64 MB");
+}
+cmp_ok(abs($cost{fan}{18} - $cost{fan}{10}), '<', 16 * 1024, 'flat as the fan-out grows 256 times');
+cmp_ok(abs($cost{errors}{300000} - $cost{errors}{30000}), '<', 16 * 1024, 'flat as the body grows 10 times (json_validation_errors)');
+cmp_ok(abs($cost{assert}{300000} - $cost{assert}{30000}), '<', 16 * 1024, 'flat as the body grows 10 times (json_assert_valid)');
+
+# 2^41 steps: statement_timeout ends it, checked every 256 steps.  (Before,
+# evaluation only looked for interrupts in loops over the instance.)  The
+# leaves pass for json_validate, which would stop at the first failure.
+for my $case (['json_validate', 'true'], ['json_validation_errors', '{"type": "string"}'])
+{
+	my ($fn, $leaf) = @$case;
+	my $start = time;
+	my $timed_out;
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"SET statement_timeout = '200ms'; SELECT apikit.$fn(schema, '1') IS NULL FROM fans WHERE levels = 40 AND leaf = '$leaf'",
+		timeout => 60, timed_out => \$timed_out);
+	my $took = time - $start;
+	$err = 'psql gave up after 60 s' if $timed_out;
+	like($err, qr/canceling statement due to statement timeout/, "$fn of an exponential schema: statement_timeout ends it");
+	cmp_ok($took, '<', 20, "$fn: within seconds (took ${took}s)");
+}
+
+# immediate: on a failure above, a backend may still be evaluating
+$node->stop('immediate');
+done_testing();
