@@ -40,7 +40,7 @@ int			apikit_heartbeat_interval = 10;
 
 /*
  * apikit.ratelimit_max_keys: how many (policy, key) states the shared table
- * holds.  Each costs about 210 bytes of shared memory (README); when the
+ * holds.  Each costs 209 bytes of shared memory (README); when the
  * table is full, states whose limit has fully recovered are reclaimed first,
  * then apikit.ratelimit_when_full decides.
  */
