@@ -195,12 +195,14 @@ text_array_arg(FunctionCallInfo fcinfo, int argno, const char *what,
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("%s must be a one-dimensional array", what)));
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, values, &nulls, &n);
+	/* Counted before the elements are taken apart. */
+	n = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
 	if (n > RL_MAX_PAIRS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("apikit.rate_limit_check_all decides at most %d pairs at once", RL_MAX_PAIRS),
 				 errdetail("%s has %d elements.", what, n)));
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, values, &nulls, &n);
 	for (int i = 0; i < n; i++)
 		if (nulls[i])
 			ereport(ERROR,
