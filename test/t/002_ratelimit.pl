@@ -314,6 +314,8 @@ is(stat_of('daily1000', 'allowed'), '1000', 'evict: every new key of the flood i
 cmp_ok(stat_of('daily1000', 'evicted'), '>=', 900, 'by evicting states of the flood, counted');
 is(victim_kept(), '1 t', 'evict: the exhausted bucket survives the flood (its limit is not reset)');
 is(stat_of('short5', 'evicted'), '0', 'and was never evicted');
+ok($node->log_contains(qr/the rate-limit table is full: all 100 places hold live states/),
+	'the server log says that the table is full');
 
 # deny: a new key is refused while the table is full of live states, and no
 # live state is ever dropped.
