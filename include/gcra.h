@@ -43,5 +43,13 @@ extern bool gcra_policy_init(GcraPolicy *policy, int64_t period_ns,
 extern void gcra_apply(const GcraPolicy *policy, int64_t tat, int64_t now,
 					   int32_t cost, GcraResult *result);
 extern int64_t gcra_refill_ns(const GcraPolicy *policy, int64_t tat, int64_t now);
+extern bool gcra_apply_all(const GcraPolicy *const *policies, const int *state,
+						   int n, const int64_t *tat, int64_t *new_tat,
+						   int nstates, int64_t now, int32_t cost,
+						   GcraResult *results);
+extern void gcra_refuse_all(const GcraPolicy *const *policies, const int *state,
+							int n, const int64_t *tat, int64_t now,
+							GcraResult *results);
+extern double gcra_used_share(int64_t tat, int64_t now, int64_t tau_ns);
 
 #endif							/* APIKIT_GCRA_H */

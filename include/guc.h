@@ -6,10 +6,18 @@
 #ifndef APIKIT_GUC_H
 #define APIKIT_GUC_H
 
+/* apikit.ratelimit_when_full */
+typedef enum ApikitRatelimitWhenFull
+{
+	APIKIT_RL_FULL_EVICT,
+	APIKIT_RL_FULL_DENY
+} ApikitRatelimitWhenFull;
+
 extern char *apikit_database;
 extern double apikit_heartbeat_interval;
 extern int	apikit_ratelimit_max_keys;
 extern bool apikit_ratelimit_enabled;
+extern int	apikit_ratelimit_when_full;
 extern bool apikit_audit_enabled;
 extern bool apikit_audit_statement;
 extern double apikit_audit_seal_interval;

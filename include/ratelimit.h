@@ -15,6 +15,10 @@
 #define RL_KEY_SHOWN			64
 /* Policies with their own counters; more share the last slot. */
 #define RL_MAX_POLICY_STATS		256
+/* Entries a full table examines to make room for one new key. */
+#define RL_EXAMINE				16
+/* Pairs apikit.rate_limit_check_all() decides at once (it locks while deciding). */
+#define RL_MAX_PAIRS			100
 
 /* A policy as a backend caches it from apikit.rate_limit_policies. */
 typedef struct RateLimitPolicy
@@ -38,7 +42,17 @@ typedef struct RateLimitAnswer
 	int64		retry_after_ns;
 	int64		reset_after_ns;
 	int64		refill_ns;		/* until the quota next grows */
+	bool		full;			/* denied: a new key and no room in the table */
 } RateLimitAnswer;
+
+/* One (key, policy) pair of apikit.rate_limit_check_all(). */
+typedef struct RateLimitRequest
+{
+	RateLimitPolicy policy;		/* a copy: the cache may reload between lookups */
+	const char *key;
+	int			keylen;
+	RateLimitAnswer answer;
+} RateLimitRequest;
 
 /* A live entry, copied out for apikit.rate_limit_state. */
 typedef struct RateLimitStateRow
@@ -56,6 +70,7 @@ typedef struct RateLimitStatsRow
 	uint64		denied;
 	uint64		bypassed;
 	uint64		evicted;
+	uint64		denied_full;
 } RateLimitStatsRow;
 
 /* ratelimit_shmem.c */
@@ -64,9 +79,10 @@ extern void apikit_ratelimit_shmem_startup(void *ptr, bool found);
 extern void apikit_ratelimit_shmem_request(void);
 extern void apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key,
 									 int keylen, int32 cost, RateLimitAnswer *answer);
+extern bool apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost);
 extern int	apikit_ratelimit_reset_key(const char *policy, const char *key, int keylen);
 extern int	apikit_ratelimit_stats_slot(Oid dbid, const char *policy);
-extern void apikit_ratelimit_count(int slot, bool allowed, bool bypassed);
+extern void apikit_ratelimit_count(int slot, const RateLimitAnswer *answer);
 extern int64 apikit_ratelimit_now_ns(void);
 extern uint64 apikit_ratelimit_name_hash(const char *policy);
 extern int	apikit_ratelimit_snapshot(RateLimitStateRow **rows);

@@ -47,7 +47,7 @@ SELECT remaining FROM apikit.rate_limit_check('carol', 'hourly', 0);
 CREATE FUNCTION pg_temp.n(t text) RETURNS text LANGUAGE sql AS $$
 	SELECT regexp_replace(regexp_replace(regexp_replace(t,
 		';t=\d+', ';t=N', 'g'), 'Retry-After": "\d+"', 'Retry-After": "N"', 'g'),
-		'Retry in \d+ seconds', 'Retry in N seconds', 'g')
+		'Retry in \d\d+ seconds', 'Retry in N seconds', 'g')
 $$;
 SELECT pg_temp.n(h::text) AS headers,
        substring(h ->> 'RateLimit' FROM 't=(\d+)')::int BETWEEN 3500 AND 3600 AS t_about_an_hour
@@ -98,6 +98,89 @@ SELECT apikit.rate_limit('x', 'hourly', NULL);
 SELECT apikit.rate_limit_reset(NULL);
 SELECT apikit.rate_limit_reset('x', 'no_such_policy');
 SELECT apikit.rate_limit(repeat('k', 100000), 'hourly');	-- long keys are fine
+
+-- Several pairs as one request: every pair consumes, or none does.
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
+VALUES ('burst3', 1, '1 day', 2), ('quota10', 10, '1 day', 9);
+SELECT ord, policy, key, allowed, "limit", remaining, retry_after IS NULL AS no_retry, table_full
+FROM apikit.rate_limit_check_all(ARRAY['u1', 'u1'], ARRAY['burst3', 'quota10']);
+SELECT count(*) FILTER (WHERE allowed) AS pairs_allowed
+FROM apikit.rate_limit_check_all(ARRAY['u1', 'u1'], ARRAY['burst3', 'quota10']);
+SELECT count(*) FILTER (WHERE allowed) AS pairs_allowed
+FROM apikit.rate_limit_check_all(ARRAY['u1', 'u1'], ARRAY['burst3', 'quota10']);
+-- The burst is spent: refused, and the quota, which would allow, keeps 7.
+SELECT ord, policy, allowed, remaining,
+       round(extract(epoch FROM retry_after) / 3600) AS retry_after_h,
+       round(extract(epoch FROM reset_after) / 3600) AS reset_after_h
+FROM apikit.rate_limit_check_all(ARRAY['u1', 'u1'], ARRAY['burst3', 'quota10']);
+SELECT remaining FROM apikit.rate_limit_check('u1', 'quota10', 0);
+-- Refused by a later pair: the earlier ones consume nothing either.
+SELECT ord, policy, allowed, remaining
+FROM apikit.rate_limit_check_all(ARRAY['u2', 'u1'], ARRAY['quota10', 'burst3']);
+SELECT remaining FROM apikit.rate_limit_check('u2', 'quota10', 0);
+-- A pair named twice consumes twice; refused as a whole when the second
+-- would not fit.
+SELECT ord, allowed, remaining FROM apikit.rate_limit_check_all(ARRAY['d', 'd'], ARRAY['burst3', 'burst3']);
+SELECT ord, allowed, remaining FROM apikit.rate_limit_check_all(ARRAY['d', 'd'], ARRAY['burst3', 'burst3']);
+SELECT remaining FROM apikit.rate_limit_check('d', 'burst3', 0);
+-- Cost 0 only looks; a cost above a limit can never pass; weighted costs.
+SELECT ord, allowed, remaining FROM apikit.rate_limit_check_all(ARRAY['w', 'w'], ARRAY['burst3', 'quota10'], 0);
+SELECT ord, allowed, remaining, retry_after IS NULL AS never
+FROM apikit.rate_limit_check_all(ARRAY['w', 'w'], ARRAY['burst3', 'quota10'], 4);
+SELECT ord, allowed, remaining FROM apikit.rate_limit_check_all(ARRAY['w', 'w'], ARRAY['burst3', 'quota10'], 3);
+-- Nothing to check: no rows.
+SELECT count(*) FROM apikit.rate_limit_check_all('{}', '{}');
+-- Counted as what happened: a refusal counts for the policy that refused,
+-- not for the pairs that would have allowed.
+SELECT policy, allowed, denied FROM apikit.rate_limit_stats
+WHERE policy IN ('burst3', 'quota10') ORDER BY policy;
+-- Switched off: every pair passes, counted as bypassed.
+SET apikit.ratelimit_enabled = off;
+SELECT ord, allowed FROM apikit.rate_limit_check_all(ARRAY['u1', 'u1'], ARRAY['burst3', 'quota10']);
+RESET apikit.ratelimit_enabled;
+SELECT policy, bypassed FROM apikit.rate_limit_stats
+WHERE policy IN ('burst3', 'quota10') ORDER BY policy;
+-- Bad input.
+SELECT * FROM apikit.rate_limit_check_all(NULL, ARRAY['burst3']);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1'], NULL);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1'], ARRAY['burst3'], NULL);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', NULL], ARRAY['burst3', 'quota10']);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', 'u1'], ARRAY['burst3', NULL]);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', 'u1'], ARRAY['burst3']);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY[['u1'], ['u1']], ARRAY[['burst3'], ['quota10']]);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', ''], ARRAY['burst3', 'quota10']);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1'], ARRAY['no_such_policy']);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1'], ARRAY['burst3'], -1);
+SELECT * FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[101]), array_fill('quota10'::text, ARRAY[101]));
+SELECT count(*) FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[100]), array_fill('quota10'::text, ARRAY[100]), 0);
+
+-- Every rate-limit function with NULL in each argument in turn (the others
+-- ordinary values): an answer or a clear error, never a crash or an
+-- internal error (XX000).
+CREATE FUNCTION pg_temp.outcome(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE sql;
+	RETURN 'answer';
+EXCEPTION WHEN OTHERS THEN
+	RETURN 'error ' || SQLSTATE;
+END $$;
+SELECT p.oid::regprocedure AS function, i AS null_argument,
+       pg_temp.outcome(format('SELECT * FROM %s(%s)', p.oid::regproc,
+           (SELECT string_agg(CASE WHEN j = i THEN 'NULL'
+                                   WHEN t = 'text[]'::regtype THEN '''{default}'''
+                                   WHEN t = 'jsonb'::regtype THEN '''{}'''
+                                   WHEN t = 'integer'::regtype THEN '1'
+                                   ELSE '''default''' END || '::' || format_type(t, NULL), ', ' ORDER BY j)
+            FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, j)))) AS outcome
+FROM pg_proc p, generate_series(1, p.pronargs) i
+WHERE p.pronamespace = 'apikit'::regnamespace AND p.proname LIKE 'rate\_limit%'
+  AND p.prorettype <> 'trigger'::regtype
+ORDER BY 1, 2;
+
+-- The behaviour of a full table is a server setting, not a session's.
+SELECT boot_val, context FROM pg_settings WHERE name = 'apikit.ratelimit_when_full';
+SET apikit.ratelimit_when_full = 'deny';
+ALTER SYSTEM SET apikit.ratelimit_when_full = 'drop';
 
 -- Absurd policies are rejected by the table.
 INSERT INTO apikit.rate_limit_policies VALUES ('zero', 0, '1 minute', 0);
@@ -182,6 +265,56 @@ SELECT pg_temp.request('GET', '/items', '{"sub": "u2"}', '{}');
 UPDATE apikit.rate_limit_rules SET key_source = 'header:x-api-key';
 SELECT pg_temp.request('POST', '/orders', '{"sub": "u3"}', '{}');
 SELECT key FROM apikit.rate_limit_state WHERE policy = 'orders' ORDER BY key;
+-- A request that one rule refuses consumes nothing from the others.
+INSERT INTO apikit.rate_limit_policies VALUES ('burst2', 1, '1 day', 1), ('quota5', 5, '1 day', 4);
+INSERT INTO apikit.rate_limit_rules (name, priority, method, policy, key_source)
+VALUES ('a_burst', 1, 'PUT', 'burst2', 'claim:sub'), ('b_quota', 2, 'PUT', 'quota5', 'claim:sub');
+SELECT pg_temp.request('PUT', '/items', '{"sub": "u9"}', '{}') FROM generate_series(1, 4);
+SELECT policy, remaining FROM apikit.rate_limit_state WHERE key = 'claim:sub:u9' ORDER BY policy;
+-- Refused by several: each is named, and Retry-After waits for the one
+-- that allows last (the burst, a day), not for the first to refuse.
+UPDATE apikit.rate_limit_policies SET burst = 0, rate = 2 WHERE name = 'quota5';
+UPDATE apikit.rate_limit_rules SET priority = 3 WHERE name = 'a_burst';
+SELECT pg_temp.request('PUT', '/items', '{"sub": "u9"}', '{}');
+CREATE FUNCTION pg_temp.retry_after(method text, claims text) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+	d text;
+BEGIN
+	PERFORM set_config('request.method', method, true),
+			set_config('request.path', '/items', true),
+			set_config('request.jwt.claims', claims, true),
+			set_config('request.headers', '{}', true);
+	PERFORM apikit.pre_request();
+	RETURN NULL;
+EXCEPTION WHEN SQLSTATE 'PGRST' THEN
+	GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+	RETURN (d::jsonb -> 'headers' ->> 'Retry-After')::integer;
+END $$;
+SELECT pg_temp.retry_after('PUT', '{"sub": "u9"}') BETWEEN 86000 AND 86400 AS waits_for_the_burst;
+-- A policy renamed in use follows into the rules.
+UPDATE apikit.rate_limit_policies SET name = 'quota2' WHERE name = 'quota5';
+SELECT name, policy FROM apikit.rate_limit_rules ORDER BY name;
+DELETE FROM apikit.rate_limit_rules WHERE name IN ('a_burst', 'b_quota');
+-- "Retry in 1 second", in the singular.
+INSERT INTO apikit.rate_limit_policies VALUES ('per_second', 1, '1 second', 0);
+INSERT INTO apikit.rate_limit_rules (name, method, policy, key_source)
+VALUES ('fast', 'PATCH', 'per_second', 'const:all');
+SELECT pg_temp.request('PATCH', '/items', '{}', '{}') FROM generate_series(1, 2);
+DELETE FROM apikit.rate_limit_rules WHERE name = 'fast';
+-- Settings that are not what PostgREST sets are named, not a cast error.
+CREATE FUNCTION pg_temp.pre_request_with(setting text, value text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config(setting, value, true);
+	PERFORM apikit.pre_request();
+END $$;
+\set SHOW_CONTEXT never
+SELECT pg_temp.pre_request_with('request.jwt.claims', 'not json');
+SELECT pg_temp.pre_request_with('request.headers', '{"x-forwarded-for": "1.2.3.4"');
+SELECT pg_temp.pre_request_with('request.jwt.claims', '"alice"');
+SELECT pg_temp.pre_request_with('request.headers', '[]');
+\set SHOW_CONTEXT errors
+
 -- A policy in use by a rule cannot be deleted.
 DELETE FROM apikit.rate_limit_policies WHERE name = 'orders';
 DELETE FROM apikit.rate_limit_rules;

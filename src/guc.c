@@ -42,8 +42,9 @@ double		apikit_heartbeat_interval = 10;
 
 /*
  * apikit.ratelimit_max_keys: how many (policy, key) states the shared table
- * holds.  Each costs 185 bytes of shared memory (README); when the
- * table is full, states whose limit has fully recovered are reclaimed first.
+ * holds.  Each costs 209 bytes of shared memory (README); when the
+ * table is full, states whose limit has fully recovered are reclaimed first,
+ * then apikit.ratelimit_when_full decides.
  */
 int			apikit_ratelimit_max_keys = 100000;
 
@@ -53,6 +54,24 @@ int			apikit_ratelimit_max_keys = 100000;
  * cannot switch its own limit off.
  */
 bool		apikit_ratelimit_enabled = true;
+
+/*
+ * apikit.ratelimit_when_full: what a new key gets when the shared table is
+ * full and none of the states examined has expired.  "evict" drops the
+ * examined state that uses the smallest share of its policy's capacity (so
+ * new clients are always served, and a flood of barely used keys evicts
+ * its own kind first); "deny" refuses the new key and never drops a live
+ * state (so no limit is ever reset, but a flood that fills the table locks
+ * out every new client until states expire).  A property of the shared
+ * table, so set in postgresql.conf, not per session.
+ */
+int			apikit_ratelimit_when_full = APIKIT_RL_FULL_EVICT;
+
+static const struct config_enum_entry ratelimit_when_full_options[] = {
+	{"evict", APIKIT_RL_FULL_EVICT, false},
+	{"deny", APIKIT_RL_FULL_DENY, false},
+	{NULL, 0, false}
+};
 
 /*
  * apikit.json_default_draft: the JSON Schema draft of a schema that has no
@@ -176,6 +195,16 @@ apikit_guc_init(void)
 							 &apikit_ratelimit_enabled,
 							 true,
 							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("apikit.ratelimit_when_full",
+							 "What a new rate-limit key gets when the shared table is full: evict or deny.",
+							 "evict drops the state using the least of its capacity; deny refuses the new key.",
+							 &apikit_ratelimit_when_full,
+							 APIKIT_RL_FULL_EVICT,
+							 ratelimit_when_full_options,
+							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
 

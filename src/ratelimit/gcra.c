@@ -127,3 +127,78 @@ gcra_refill_ns(const GcraPolicy *policy, int64_t tat, int64_t now)
 		return policy->emission_ns - room;
 	return policy->emission_ns - room % policy->emission_ns;
 }
+
+/*
+ * Decide n requests as one request: request i is checked under policies[i]
+ * against state tat[state[i]], after requests 0..i-1 and against the states
+ * they would leave (so a state named twice is consumed twice).  new_tat
+ * (nstates long) receives the states as they would be afterwards.
+ *
+ * Returns true when every request is allowed: then new_tat[s] differs from
+ * tat[s] exactly for the states to store, and results[] are the answers of
+ * checks made one after another.  When any is denied, nothing may be
+ * stored: new_tat is a copy of tat and results[] are what
+ * gcra_refuse_all() makes of them.
+ */
+bool
+gcra_apply_all(const GcraPolicy *const *policies, const int *state, int n,
+			   const int64_t *tat, int64_t *new_tat, int nstates,
+			   int64_t now, int32_t cost, GcraResult *results)
+{
+	bool		admitted = true;
+
+	for (int s = 0; s < nstates; s++)
+		new_tat[s] = tat[s];
+	for (int i = 0; i < n; i++)
+	{
+		gcra_apply(policies[i], new_tat[state[i]], now, cost, &results[i]);
+		if (!results[i].allowed)
+			admitted = false;
+		else if (results[i].store)
+			new_tat[state[i]] = results[i].new_tat;
+	}
+	if (admitted)
+		return true;
+
+	for (int s = 0; s < nstates; s++)
+		new_tat[s] = tat[s];
+	gcra_refuse_all(policies, state, n, tat, now, results);
+	return false;
+}
+
+/*
+ * Make the answers of a request that consumes nothing: each becomes a peek
+ * of its state as it was (remaining, reset_after), keeping its verdict and,
+ * when denied, its retry time.
+ */
+void
+gcra_refuse_all(const GcraPolicy *const *policies, const int *state, int n,
+				const int64_t *tat, int64_t now, GcraResult *results)
+{
+	for (int i = 0; i < n; i++)
+	{
+		GcraResult	peek;
+
+		gcra_apply(policies[i], tat[state[i]], now, 0, &peek);
+		peek.allowed = results[i].allowed;
+		peek.retry_after_ns = results[i].allowed ? -1 : results[i].retry_after_ns;
+		results[i] = peek;
+	}
+}
+
+/*
+ * The share of its policy's capacity a state holds: 0 when fully recovered,
+ * 1 when exhausted (more when a policy was made stricter since).  Dropping a
+ * state gives its key back that share of a burst window, so a full table
+ * evicts the state with the smallest share: a barely used key on a daily
+ * quota, not an exhausted per-minute bucket that merely expires sooner.
+ */
+double
+gcra_used_share(int64_t tat, int64_t now, int64_t tau_ns)
+{
+	if (tat <= now)
+		return 0.0;
+	if (tau_ns <= 0)
+		return 1.0;
+	return (double) (tat - now) / (double) tau_ns;
+}

@@ -13,8 +13,21 @@
  *	- RL_PARTITIONS LWLocks, chosen by hash code as core's lock table does.
  *	  A check takes its partition's lock in SHARED mode and updates the
  *	  entry's TAT with a compare-and-swap loop, so checks of one hot key do
- *	  not queue behind each other; creating an entry takes the partition's
- *	  lock EXCLUSIVE; evicting takes every partition EXCLUSIVE, in order.
+ *	  not queue behind each other.  Creating, removing or evicting an entry
+ *	  takes its partition's lock EXCLUSIVE, and never two locks at once.
+ *	  apikit.rate_limit_check_all() takes the partitions of all its pairs
+ *	  EXCLUSIVE in ascending order (as the views take all of them SHARED),
+ *	  so that its decision is atomic and two such calls cannot deadlock.
+ *	- Each partition keeps its entries on a list, under its lock.  To make
+ *	  room, a full table examines RL_EXAMINE entries from the front of the
+ *	  list of the partition a clock hand names (and of the next ones while a
+ *	  partition has fewer), one lock at a time; entries that stay move to
+ *	  the back, so successive searches look at different ones.
+ *	- Places are counted apart from dynahash, in one atomic: only a backend
+ *	  holding a place enters an entry, and a backend that removes an entry
+ *	  to make room keeps its place.  So the room made for a key cannot be
+ *	  taken by another backend between the removal and the insertion,
+ *	  although no lock is held in between.
  *	- Counters are atomics, written without locks.  The slot table that maps
  *	  policy names to counters takes one extra LWLock, once per policy per
  *	  backend.
@@ -24,9 +37,14 @@
  * standbys (each node keeps its own table).
  *
  * A TAT at or before now means full capacity, so such entries can be
- * dropped without changing any answer: eviction reclaims all of them first,
- * and only when none exists drops the live entry closest to expiry (and
- * counts it as evicted).
+ * dropped without changing any answer: a full table reclaims every expired
+ * entry it examines.  When none has, apikit.ratelimit_when_full decides:
+ * "evict" drops the examined entry using the smallest share of its policy's
+ * capacity, (tat - now) / tau, and counts it as evicted, so a flood of
+ * barely used keys evicts its own kind rather than exhausted buckets that
+ * merely expire sooner; "deny" refuses the new key (counted in denied_full)
+ * and never drops a live state.  Either way the work is bounded: RL_EXAMINE
+ * entries, under one partition lock at a time.
  *
  * Times are nanoseconds of CLOCK_MONOTONIC, valid while the server runs.  A
  * clean shutdown writes the live entries to pg_stat/apikit_ratelimit.stat
@@ -39,6 +57,7 @@
 #include <unistd.h>
 
 #include "common/hashfn.h"
+#include "lib/ilist.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -58,7 +77,7 @@
 #define RL_DUMP_FILE	"pg_stat/apikit_ratelimit.stat"
 #define RL_DUMP_TMP		RL_DUMP_FILE ".tmp"
 #define RL_DUMP_MAGIC	0x41504b52	/* "APKR" */
-#define RL_DUMP_VERSION 2
+#define RL_DUMP_VERSION 3
 #define RL_TRANCHE		"apikit ratelimit"
 
 typedef struct RateLimitHashKey
@@ -71,6 +90,8 @@ typedef struct RateLimitEntry
 {
 	RateLimitHashKey key;		/* hash key: must be first */
 	pg_atomic_uint64 tat;		/* theoretical arrival time, monotonic ns */
+	pg_atomic_uint64 tau;		/* the policy's tau when last stored, for eviction */
+	dlist_node	node;			/* in its partition's list */
 	Oid			dbid;			/* the database whose policy this is */
 	int16		stats_slot;
 	uint16		keylen;			/* of the whole key, capped at PG_UINT16_MAX */
@@ -86,6 +107,7 @@ typedef struct RateLimitStats
 	pg_atomic_uint64 denied;
 	pg_atomic_uint64 bypassed;
 	pg_atomic_uint64 evicted;
+	pg_atomic_uint64 denied_full;
 } RateLimitStats;
 
 typedef struct RateLimitShared
@@ -93,6 +115,10 @@ typedef struct RateLimitShared
 	LWLockPadded *locks;		/* RL_PARTITIONS partitions, then the slot lock */
 	uint64		seed1;
 	uint64		seed2;
+	pg_atomic_uint32 used;		/* places taken: entries, and ones being entered */
+	pg_atomic_uint32 hand;		/* where the next search for room starts */
+	pg_atomic_uint64 full_logged;	/* when "full" was last logged, monotonic ns */
+	dlist_head	entries[RL_PARTITIONS]; /* each under its partition's lock */
 	int			nstats;			/* slots in use; protected by the slot lock */
 	RateLimitStats stats[RL_MAX_POLICY_STATS];
 } RateLimitShared;
@@ -157,7 +183,13 @@ apikit_ratelimit_shmem_startup(void *ptr, bool found)
 			pg_atomic_init_u64(&rl->stats[i].denied, 0);
 			pg_atomic_init_u64(&rl->stats[i].bypassed, 0);
 			pg_atomic_init_u64(&rl->stats[i].evicted, 0);
+			pg_atomic_init_u64(&rl->stats[i].denied_full, 0);
 		}
+		pg_atomic_init_u32(&rl->used, 0);
+		pg_atomic_init_u32(&rl->hand, 0);
+		pg_atomic_init_u64(&rl->full_logged, 0);
+		for (int i = 0; i < RL_PARTITIONS; i++)
+			dlist_init(&rl->entries[i]);
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -208,92 +240,282 @@ rl_decide(const RateLimitPolicy *policy, RateLimitEntry *entry, int64 now,
 			return;
 		/* On failure "old" now holds the value another backend stored. */
 		if (pg_atomic_compare_exchange_u64(&entry->tat, &old, (uint64) r->new_tat))
-			return;
+			break;
+	}
+	/* Eviction weighs the state by its policy's tau; keep it current. */
+	if (pg_atomic_read_u64(&entry->tau) != (uint64) policy->gcra.tau_ns)
+		pg_atomic_write_u64(&entry->tau, (uint64) policy->gcra.tau_ns);
+}
+
+static inline int
+rl_partition(uint32 hashcode)
+{
+	return hashcode % RL_PARTITIONS;
+}
+
+static inline LWLock *
+rl_partition_lock(int partition)
+{
+	return &rl->locks[partition].lock;
+}
+
+/* ---- places: how many entries the table may hold ----------------------- */
+
+/*
+ * Take up to n places; returns how many were free.  A place is what lets a
+ * backend enter an entry; it goes back when the entry is removed, or passes
+ * to the backend that removed it to make room.
+ */
+static int
+rl_take_places(int n)
+{
+	uint32		used = pg_atomic_read_u32(&rl->used);
+
+	for (;;)
+	{
+		uint32		room = (uint32) apikit_ratelimit_max_keys > used ?
+			(uint32) apikit_ratelimit_max_keys - used : 0;
+		uint32		take = Min(room, (uint32) n);
+
+		if (take == 0)
+			return 0;
+		if (pg_atomic_compare_exchange_u32(&rl->used, &used, used + take))
+			return (int) take;
 	}
 }
 
 static void
+rl_give_back(int n)
+{
+	if (n > 0)
+		pg_atomic_fetch_sub_u32(&rl->used, (uint32) n);
+}
+
+/*
+ * Enter a key the caller holds a place for, with its partition lock held
+ * EXCLUSIVE.  *found says whether it was there already (then the place is
+ * the caller's to give back).  Holding a place guarantees a free element,
+ * but dynahash can miss one that another backend frees into a freelist it
+ * has already searched: try again, a bounded number of times.  NULL if it
+ * never found one: the caller still holds its place and gives it back, and
+ * answers as for a full table.  (No error is raised while places are held,
+ * so that none is ever lost.)
+ */
+static RateLimitEntry *
+rl_enter(const RateLimitHashKey *hk, uint32 hashcode, bool *found)
+{
+	for (int attempt = 0; attempt < 1000; attempt++)
+	{
+		RateLimitEntry *entry;
+
+		entry = hash_search_with_hash_value(rl_htab, hk, hashcode,
+											HASH_ENTER_NULL, found);
+		if (entry != NULL)
+			return entry;
+		pg_spin_delay();
+	}
+	return NULL;
+}
+
+static void
 rl_entry_init(RateLimitEntry *entry, const RateLimitPolicy *policy,
-			  const char *key, int keylen)
+			  const char *key, int keylen, uint32 hashcode)
 {
 	int			shown = pg_mbcliplen(key, keylen, RL_KEY_SHOWN - 1);
 
 	pg_atomic_init_u64(&entry->tat, 0);
+	pg_atomic_init_u64(&entry->tau, (uint64) policy->gcra.tau_ns);
 	entry->dbid = MyDatabaseId;
 	entry->stats_slot = policy->stats_slot;
 	entry->keylen = Min(keylen, PG_UINT16_MAX);
 	strlcpy(entry->policy, policy->name, NAMEDATALEN);
 	memset(entry->key_shown, 0, RL_KEY_SHOWN);
 	memcpy(entry->key_shown, key, shown);
+	dlist_push_tail(&rl->entries[rl_partition(hashcode)], &entry->node);
+}
+
+/* Remove an entry, its partition lock held EXCLUSIVE; its place stays taken. */
+static void
+rl_remove(RateLimitEntry *entry)
+{
+	RateLimitHashKey key = entry->key;
+
+	dlist_delete(&entry->node);
+	hash_search_with_hash_value(rl_htab, &key, rl_key_hash(&key, 0), HASH_REMOVE, NULL);
+}
+
+/* Say in the server log, at most once a minute, that the table is full. */
+static void
+rl_log_full(bool evict)
+{
+	int64		now = apikit_ratelimit_now_ns();
+	uint64		last = pg_atomic_read_u64(&rl->full_logged);
+
+	if (last != 0 && now - (int64) last < INT64CONST(60000000000))
+		return;
+	if (!pg_atomic_compare_exchange_u64(&rl->full_logged, &last, (uint64) now))
+		return;					/* another backend says it */
+	ereport(LOG,
+			(errmsg("the rate-limit table is full: all %d places hold live states",
+					apikit_ratelimit_max_keys),
+			 evict ?
+			 errdetail("apikit.ratelimit_when_full is evict: new keys replace the states that use the least of their capacity, which are counted in apikit.rate_limit_stats.evicted.") :
+			 errdetail("apikit.ratelimit_when_full is deny: new keys are refused, and counted in apikit.rate_limit_stats.denied_full."),
+			 errhint("Raise apikit.ratelimit_max_keys if this many clients are real.")));
 }
 
 /*
- * The table is full: with every partition locked, drop every entry whose
- * TAT has passed (they change no answer); if there is none, drop the live
- * entry closest to expiry and count it.  Then insert the caller's entry
- * before letting go of the locks, so that no one else takes the room.
- * Returns the entry, with every partition lock still held.
+ * Make room in a full table for up to "want" new entries, holding one
+ * partition lock at a time: examine up to RL_EXAMINE entries, oldest first,
+ * starting in the partition the clock hand names and going on to the next
+ * ones while a partition has fewer; reclaim every expired one examined
+ * (that changes no answer); if none was, and "evict", drop the examined
+ * entry that uses the smallest share of its policy's capacity.  Entries
+ * that stay move to the back of their list, so the next search looks at
+ * others.
+ *
+ * Returns the places gained; the caller holds them now.  *soonest is set to
+ * how long the first examined live entry has left (a retry time for a
+ * refused key), if that is sooner than what it holds, or -1 when unknown.
  */
-/* Every partition, in order (so two backends doing this cannot deadlock). */
-static void
-rl_lock_all(LWLockMode mode)
+static int
+rl_make_room(int want, bool evict, int64 *soonest)
 {
-	for (int i = 0; i < RL_PARTITIONS; i++)
-		LWLockAcquire(&rl->locks[i].lock, mode);
+	uint32		start = pg_atomic_fetch_add_u32(&rl->hand, 1);
+	int			got = 0;
+	int			examined = 0;
+	bool		have_victim = false;
+	double		victim_share = 0;
+	RateLimitHashKey victim = {0, 0};
+	int			victim_partition = 0;
+
+	for (int visited = 0;
+		 visited < RL_PARTITIONS && examined < RL_EXAMINE && got < want;
+		 visited++)
+	{
+		int			partition = (start + visited) % RL_PARTITIONS;
+		dlist_head *list = &rl->entries[partition];
+		RateLimitEntry *first_kept = NULL;
+		int64		now;
+
+		LWLockAcquire(rl_partition_lock(partition), LW_EXCLUSIVE);
+		now = apikit_ratelimit_now_ns();
+		while (examined < RL_EXAMINE && got < want && !dlist_is_empty(list))
+		{
+			RateLimitEntry *entry = dlist_head_element(RateLimitEntry, node, list);
+			int64		tat;
+			double		share;
+
+			if (entry == first_kept)
+				break;			/* round the whole list */
+			examined++;
+			tat = (int64) pg_atomic_read_u64(&entry->tat);
+			if (tat <= now)
+			{
+				rl_remove(entry);
+				got++;
+				continue;
+			}
+			if (*soonest < 0 || tat - now < *soonest)
+				*soonest = tat - now;
+			share = gcra_used_share(tat, now, (int64) pg_atomic_read_u64(&entry->tau));
+			if (!have_victim || share < victim_share)
+			{
+				have_victim = true;
+				victim_share = share;
+				victim = entry->key;
+				victim_partition = partition;
+			}
+			dlist_move_tail(list, &entry->node);
+			if (first_kept == NULL)
+				first_kept = entry;
+		}
+		LWLockRelease(rl_partition_lock(partition));
+	}
+
+	if (got == 0)
+		rl_log_full(evict);
+
+	/*
+	 * Nothing had expired: evict.  The victim may have been removed or used
+	 * since it was examined; a removed one gives nothing this time.
+	 */
+	if (got == 0 && evict && have_victim)
+	{
+		uint32		hashcode = rl_key_hash(&victim, 0);
+		RateLimitEntry *entry;
+
+		LWLockAcquire(rl_partition_lock(victim_partition), LW_EXCLUSIVE);
+		entry = hash_search_with_hash_value(rl_htab, &victim, hashcode, HASH_FIND, NULL);
+		if (entry != NULL)
+		{
+			pg_atomic_fetch_add_u64(&rl->stats[entry->stats_slot].evicted, 1);
+			rl_remove(entry);
+			got++;
+		}
+		LWLockRelease(rl_partition_lock(victim_partition));
+	}
+
+	if (got > want)
+	{
+		rl_give_back(got - want);
+		got = want;
+	}
+	return got;
+}
+
+/*
+ * Places for "want" new entries in a full table, as apikit.ratelimit_when_full
+ * says: in evict mode a few searches (each may find its victim gone), in
+ * deny mode one search that only reclaims.  Returns how many it got.
+ */
+static int
+rl_find_room(int want, int64 *soonest)
+{
+	bool		evict = apikit_ratelimit_when_full == APIKIT_RL_FULL_EVICT;
+	int			got = 0;
+
+	for (int round = 0; got < want && round < want + 4; round++)
+	{
+		int			gained = rl_make_room(want - got, evict, soonest);
+
+		got += gained;
+		/* Places may have come back meanwhile (a reset, a reclaim elsewhere). */
+		if (got < want)
+			got += rl_take_places(want - got);
+		if (gained == 0 && !evict)
+			break;
+	}
+	return got;
+}
+
+/* The answer to a new key refused because the table is full. */
+static void
+rl_full_answer(const RateLimitPolicy *policy, int64 soonest, RateLimitAnswer *answer)
+{
+	answer->allowed = false;
+	answer->bypassed = false;
+	answer->full = true;
+	answer->limit = policy->gcra.limit;
+	answer->remaining = 0;
+	/* Room comes back at the earliest when an examined state expires. */
+	answer->retry_after_ns = soonest > 0 ? soonest : policy->gcra.emission_ns;
+	answer->reset_after_ns = 0;
+	answer->refill_ns = answer->retry_after_ns;
 }
 
 static void
-rl_release_all(void)
+rl_answer(const RateLimitPolicy *policy, const GcraResult *r, int64 now,
+		  RateLimitAnswer *answer)
 {
-	for (int i = RL_PARTITIONS - 1; i >= 0; i--)
-		LWLockRelease(&rl->locks[i].lock);
-}
-
-static RateLimitEntry *
-rl_evict_and_enter(const RateLimitHashKey *hk, uint32 hashcode, int64 now,
-				   bool *found)
-{
-	HASH_SEQ_STATUS status;
-	RateLimitEntry *entry;
-	RateLimitHashKey victim;
-	int64		victim_tat = PG_INT64_MAX;
-	int			victim_slot = -1;
-	int			reclaimed = 0;
-
-	rl_lock_all(LW_EXCLUSIVE);
-
-	/* Someone may have made room, or entered this very key, meanwhile. */
-	entry = hash_search_with_hash_value(rl_htab, hk, hashcode, HASH_ENTER_NULL, found);
-	if (entry != NULL)
-		return entry;
-
-	hash_seq_init(&status, rl_htab);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		int64		tat = (int64) pg_atomic_read_u64(&entry->tat);
-
-		if (tat <= now)
-		{
-			hash_search(rl_htab, &entry->key, HASH_REMOVE, NULL);
-			reclaimed++;
-		}
-		else if (tat < victim_tat)
-		{
-			victim_tat = tat;
-			victim = entry->key;
-			victim_slot = entry->stats_slot;
-		}
-	}
-	if (reclaimed == 0 && victim_slot >= 0)
-	{
-		hash_search(rl_htab, &victim, HASH_REMOVE, NULL);
-		pg_atomic_fetch_add_u64(&rl->stats[victim_slot].evicted, 1);
-	}
-
-	entry = hash_search_with_hash_value(rl_htab, hk, hashcode, HASH_ENTER_NULL, found);
-	if (entry == NULL)
-		elog(ERROR, "no room in the rate-limit table after eviction");
-	return entry;
+	answer->allowed = r->allowed;
+	answer->bypassed = false;
+	answer->full = false;
+	answer->limit = r->limit;
+	answer->remaining = r->remaining;
+	answer->retry_after_ns = r->retry_after_ns;
+	answer->reset_after_ns = r->reset_after_ns;
+	answer->refill_ns = gcra_refill_ns(&policy->gcra, r->new_tat, now);
 }
 
 void
@@ -309,7 +531,7 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 
 	rl_hash(policy->name_hash, key, keylen, &hk);
 	hashcode = get_hash_value(rl_htab, &hk);
-	lock = &rl->locks[hashcode % RL_PARTITIONS].lock;
+	lock = rl_partition_lock(rl_partition(hashcode));
 
 	LWLockAcquire(lock, LW_SHARED);
 	entry = hash_search_with_hash_value(rl_htab, &hk, hashcode, HASH_FIND, NULL);
@@ -324,37 +546,187 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 		gcra_apply(&policy->gcra, 0, now, cost, &r);
 		if (r.store)
 		{
+			int64		soonest = -1;
 			bool		found;
-			bool		all_locks = false;
 
+			if (rl_take_places(1) == 0 && rl_find_room(1, &soonest) == 0)
+			{
+				rl_full_answer(policy, soonest, answer);
+				return;
+			}
 			LWLockAcquire(lock, LW_EXCLUSIVE);
-			entry = hash_search_with_hash_value(rl_htab, &hk, hashcode,
-												HASH_ENTER_NULL, &found);
+			entry = rl_enter(&hk, hashcode, &found);
 			if (entry == NULL)
 			{
 				LWLockRelease(lock);
-				entry = rl_evict_and_enter(&hk, hashcode, now, &found);
-				all_locks = true;
+				rl_give_back(1);
+				rl_full_answer(policy, soonest, answer);
+				return;
 			}
-			if (!found)
-				rl_entry_init(entry, policy, key, keylen);
+			if (found)
+				rl_give_back(1);	/* another backend entered it meanwhile */
+			else
+				rl_entry_init(entry, policy, key, keylen, hashcode);
 			/* Decide again: another backend may have got here first. */
 			now = apikit_ratelimit_now_ns();
 			rl_decide(policy, entry, now, cost, &r);
-			if (all_locks)
-				rl_release_all();
-			else
-				LWLockRelease(lock);
+			LWLockRelease(lock);
 		}
 	}
+	rl_answer(policy, &r, now, answer);
+}
 
-	answer->allowed = r.allowed;
-	answer->bypassed = false;
-	answer->limit = r.limit;
-	answer->remaining = r.remaining;
-	answer->retry_after_ns = r.retry_after_ns;
-	answer->reset_after_ns = r.reset_after_ns;
-	answer->refill_ns = gcra_refill_ns(&policy->gcra, r.new_tat, now);
+/*
+ * Decide n (policy, key) pairs as one request: every pair consumes "cost",
+ * or, if any pair refuses, none consumes anything.  The partitions of all
+ * pairs are held EXCLUSIVE, in ascending order, from reading the states to
+ * storing them, so no check can slip in between (single checks take SHARED)
+ * and two such calls cannot deadlock.  A pair named twice consumes twice.
+ *
+ * New keys need places; when the table has none, the locks are let go,
+ * room is made one partition at a time, and the decision is taken again
+ * from scratch.  When no room can be had, the pairs needing it are refused
+ * (answer->full) and so is the request.  Returns whether it was admitted.
+ */
+bool
+apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
+{
+	RateLimitHashKey *keys = palloc(sizeof(RateLimitHashKey) * n);
+	uint32	   *hashcodes = palloc(sizeof(uint32) * n);
+	int		   *state = palloc(sizeof(int) * n);
+	int		   *first = palloc(sizeof(int) * n);	/* a request naming each state */
+	RateLimitEntry **entries = palloc(sizeof(RateLimitEntry *) * n);
+	int64	   *tat = palloc(sizeof(int64) * n);
+	int64	   *new_tat = palloc(sizeof(int64) * n);
+	const GcraPolicy **policies = palloc(sizeof(GcraPolicy *) * n);
+	GcraResult *results = palloc(sizeof(GcraResult) * n);
+	uint32		partitions = 0;
+	int			nstates = 0;
+	int			held = 0;
+	int64		soonest = -1;
+	int64		now = 0;
+	bool		admitted = false;
+
+	StaticAssertStmt(RL_PARTITIONS <= 32, "partitions are a 32-bit mask");
+
+	for (int i = 0; i < n; i++)
+	{
+		RateLimitRequest *req = &requests[i];
+		int			s;
+
+		req->answer.full = false;
+		rl_hash(req->policy.name_hash, req->key, req->keylen, &keys[i]);
+		hashcodes[i] = get_hash_value(rl_htab, &keys[i]);
+		partitions |= UINT32_C(1) << rl_partition(hashcodes[i]);
+		policies[i] = &req->policy.gcra;
+		for (s = 0; s < nstates; s++)
+			if (memcmp(&keys[first[s]], &keys[i], sizeof(RateLimitHashKey)) == 0)
+				break;
+		if (s == nstates)
+			first[nstates++] = i;
+		state[i] = s;
+	}
+
+	for (int attempt = 0;; attempt++)
+	{
+		int			need = 0;
+
+		for (int p = 0; p < RL_PARTITIONS; p++)
+			if (partitions & (UINT32_C(1) << p))
+				LWLockAcquire(rl_partition_lock(p), LW_EXCLUSIVE);
+		now = apikit_ratelimit_now_ns();
+		for (int s = 0; s < nstates; s++)
+		{
+			entries[s] = hash_search_with_hash_value(rl_htab, &keys[first[s]],
+													 hashcodes[first[s]], HASH_FIND, NULL);
+			tat[s] = entries[s] ? (int64) pg_atomic_read_u64(&entries[s]->tat) : 0;
+		}
+		admitted = gcra_apply_all(policies, state, n, tat, new_tat, nstates,
+								  now, cost, results);
+		if (admitted)
+		{
+			for (int s = 0; s < nstates; s++)
+				if (entries[s] == NULL && new_tat[s] != tat[s])
+					need++;
+			if (need > held)
+				held += rl_take_places(need - held);
+		}
+		/* Enter the new states first (at full capacity), then store. */
+		for (int s = 0; admitted && need <= held && s < nstates; s++)
+		{
+			RateLimitRequest *req = &requests[first[s]];
+			bool		found;
+
+			if (entries[s] != NULL || new_tat[s] == tat[s])
+				continue;
+			entries[s] = rl_enter(&keys[first[s]], hashcodes[first[s]], &found);
+			if (entries[s] == NULL)
+			{
+				need = held + 1;	/* no element after all: as if full */
+				attempt = n + 2;
+				break;
+			}
+			Assert(!found);		/* the partition has been locked since */
+			rl_entry_init(entries[s], &req->policy, req->key, req->keylen,
+						  hashcodes[first[s]]);
+			held--;
+			need--;
+		}
+		if (!admitted || need <= held)
+		{
+			/* Decided: store every changed state. */
+			for (int s = 0; admitted && s < nstates; s++)
+			{
+				RateLimitRequest *req = &requests[first[s]];
+
+				if (new_tat[s] == tat[s])
+					continue;
+				/* The lock is EXCLUSIVE: no compare-and-swap can interleave. */
+				pg_atomic_write_u64(&entries[s]->tat, (uint64) new_tat[s]);
+				if (pg_atomic_read_u64(&entries[s]->tau) != (uint64) req->policy.gcra.tau_ns)
+					pg_atomic_write_u64(&entries[s]->tau, (uint64) req->policy.gcra.tau_ns);
+			}
+			for (int p = RL_PARTITIONS - 1; p >= 0; p--)
+				if (partitions & (UINT32_C(1) << p))
+					LWLockRelease(rl_partition_lock(p));
+			break;
+		}
+		for (int p = RL_PARTITIONS - 1; p >= 0; p--)
+			if (partitions & (UINT32_C(1) << p))
+				LWLockRelease(rl_partition_lock(p));
+
+		/* Short of room: make some without a lock held, then decide again. */
+		if (attempt <= n + 1)
+			held += rl_find_room(need - held, &soonest);
+		if (held < need)
+		{
+			/*
+			 * No room: refuse the pairs that needed a new entry, and with
+			 * them the request.  The states read last are the ones answered.
+			 */
+			for (int i = 0; i < n; i++)
+				if (entries[state[i]] == NULL && new_tat[state[i]] != tat[state[i]])
+				{
+					results[i].allowed = false;
+					requests[i].answer.full = true;
+				}
+			gcra_refuse_all(policies, state, n, tat, now, results);
+			admitted = false;
+			break;
+		}
+	}
+	rl_give_back(held);
+
+	for (int i = 0; i < n; i++)
+	{
+		RateLimitAnswer *answer = &requests[i].answer;
+
+		if (answer->full)
+			rl_full_answer(&requests[i].policy, soonest, answer);
+		else
+			rl_answer(&requests[i].policy, &results[i], now, answer);
+	}
+	return admitted;
 }
 
 /* Remove one (policy, key) state; returns 1 if there was one. */
@@ -364,15 +736,20 @@ apikit_ratelimit_reset_key(const char *policy, const char *key, int keylen)
 	RateLimitHashKey hk;
 	uint32		hashcode;
 	LWLock	   *lock;
-	bool		found;
+	RateLimitEntry *entry;
 
 	rl_hash(apikit_ratelimit_name_hash(policy), key, keylen, &hk);	/* this database's */
 	hashcode = get_hash_value(rl_htab, &hk);
-	lock = &rl->locks[hashcode % RL_PARTITIONS].lock;
+	lock = rl_partition_lock(rl_partition(hashcode));
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	hash_search_with_hash_value(rl_htab, &hk, hashcode, HASH_REMOVE, &found);
+	entry = hash_search_with_hash_value(rl_htab, &hk, hashcode, HASH_FIND, NULL);
+	if (entry != NULL)
+		rl_remove(entry);
 	LWLockRelease(lock);
-	return found ? 1 : 0;
+	if (entry == NULL)
+		return 0;
+	rl_give_back(1);
+	return 1;
 }
 
 /* The counters slot of a database's policy, created on first use. */
@@ -399,20 +776,40 @@ apikit_ratelimit_stats_slot(Oid dbid, const char *policy)
 	return slot;
 }
 
+/* Count one answer: a refusal for want of room counts as denied too. */
 void
-apikit_ratelimit_count(int slot, bool allowed, bool bypassed)
+apikit_ratelimit_count(int slot, const RateLimitAnswer *answer)
 {
 	RateLimitStats *st = &rl->stats[slot];
 
-	if (bypassed)
+	if (answer->bypassed)
 		pg_atomic_fetch_add_u64(&st->bypassed, 1);
-	else if (allowed)
+	else if (answer->allowed)
 		pg_atomic_fetch_add_u64(&st->allowed, 1);
 	else
+	{
 		pg_atomic_fetch_add_u64(&st->denied, 1);
+		if (answer->full)
+			pg_atomic_fetch_add_u64(&st->denied_full, 1);
+	}
 }
 
 /* ---- views ------------------------------------------------------------ */
+
+/* Every partition, in order (as rate_limit_check_all takes its own). */
+static void
+rl_lock_all(LWLockMode mode)
+{
+	for (int i = 0; i < RL_PARTITIONS; i++)
+		LWLockAcquire(rl_partition_lock(i), mode);
+}
+
+static void
+rl_release_all(void)
+{
+	for (int i = RL_PARTITIONS - 1; i >= 0; i--)
+		LWLockRelease(rl_partition_lock(i));
+}
 
 /*
  * Copy the live entries out (every partition held SHARED while copying), so
@@ -464,6 +861,7 @@ apikit_ratelimit_stats_rows(RateLimitStatsRow *rows)
 		rows[n].denied = pg_atomic_read_u64(&rl->stats[i].denied);
 		rows[n].bypassed = pg_atomic_read_u64(&rl->stats[i].bypassed);
 		rows[n].evicted = pg_atomic_read_u64(&rl->stats[i].evicted);
+		rows[n].denied_full = pg_atomic_read_u64(&rl->stats[i].denied_full);
 		n++;
 	}
 	LWLockRelease(SLOT_LOCK());
@@ -494,6 +892,7 @@ typedef struct RateLimitDumpEntry
 	RateLimitHashKey key;
 	Oid			dbid;
 	int64		left_ns;
+	int64		tau_ns;
 	uint16		keylen;
 	char		policy[NAMEDATALEN];
 	char		key_shown[RL_KEY_SHOWN];
@@ -543,6 +942,7 @@ rl_dump(int code, Datum arg pg_attribute_unused())
 		out.key = entry->key;
 		out.dbid = entry->dbid;
 		out.left_ns = tat - now;
+		out.tau_ns = (int64) pg_atomic_read_u64(&entry->tau);
 		out.keylen = entry->keylen;
 		memcpy(out.policy, entry->policy, NAMEDATALEN);
 		memcpy(out.key_shown, entry->key_shown, RL_KEY_SHOWN);
@@ -625,10 +1025,20 @@ rl_load(void)
 		/* A damaged file must not pin a key for longer than any policy can. */
 		if (in.left_ns <= down_ns || in.left_ns > GCRA_MAX_TAU_NS)
 			continue;			/* recovered while the server was down, or nonsense */
+		/* No room: apikit.ratelimit_max_keys was lowered. */
+		if (rl_take_places(1) == 0)
+			break;
 		entry = hash_search(rl_htab, &in.key, HASH_ENTER_NULL, &found);
-		if (entry == NULL)
-			break;				/* apikit.ratelimit_max_keys was lowered */
+		if (entry == NULL || found)
+		{
+			rl_give_back(1);
+			if (entry == NULL)
+				break;
+			continue;			/* the same key twice: a damaged file */
+		}
 		pg_atomic_init_u64(&entry->tat, (uint64) (now + in.left_ns - down_ns));
+		pg_atomic_init_u64(&entry->tau, (uint64) Max(in.tau_ns, 0));
+		dlist_push_tail(&rl->entries[rl_partition(rl_key_hash(&in.key, 0))], &entry->node);
 		in.policy[NAMEDATALEN - 1] = '\0';
 		in.key_shown[RL_KEY_SHOWN - 1] = '\0';
 		strlcpy(entry->policy, in.policy, NAMEDATALEN);

@@ -5,14 +5,20 @@
  *
  * The check functions are not STRICT: a null key or policy is a mistake in
  * the caller's code and gets an error, not a silent null.
+ *
+ * apikit.rate_limit_check_all() decides several (key, policy) pairs as one
+ * request, for apikit.pre_request() and its like: a request refused by one
+ * rule consumes nothing from the others (see ratelimit_shmem.c).
  */
 #include "postgres.h"
 
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -25,6 +31,7 @@
 
 PG_FUNCTION_INFO_V1(apikit_rate_limit);
 PG_FUNCTION_INFO_V1(apikit_rate_limit_check);
+PG_FUNCTION_INFO_V1(apikit_rate_limit_check_all);
 PG_FUNCTION_INFO_V1(apikit_rate_limit_reset);
 PG_FUNCTION_INFO_V1(apikit_rate_limit_headers);
 PG_FUNCTION_INFO_V1(apikit_rate_limit_state);
@@ -46,6 +53,16 @@ ceil_seconds(int64 ns)
 	return ns <= 0 ? 0 : (ns + 999999999) / 1000000000;
 }
 
+static void
+check_key(text *key)
+{
+	if (VARSIZE_ANY_EXHDR(key) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit key must not be empty"),
+				 errhint("Key by something that identifies the client: a user id, an address, an API key.")));
+}
+
 static text *
 key_arg(FunctionCallInfo fcinfo, int argno)
 {
@@ -56,11 +73,7 @@ key_arg(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("rate-limit key must not be null")));
 	key = PG_GETARG_TEXT_PP(argno);
-	if (VARSIZE_ANY_EXHDR(key) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("rate-limit key must not be empty"),
-				 errhint("Key by something that identifies the client: a user id, an address, an API key.")));
+	check_key(key);
 	return key;
 }
 
@@ -74,6 +87,26 @@ policy_arg(FunctionCallInfo fcinfo, int argno)
 	return apikit_ratelimit_policy_text(PG_GETARG_TEXT_PP(argno));
 }
 
+static void
+check_cost(int32 cost)
+{
+	if (cost < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit cost must not be negative"),
+				 errhint("Use cost 0 to look at the state without consuming.")));
+}
+
+/* apikit.ratelimit_enabled is off: the check only looked; let it through. */
+static void
+bypass(RateLimitAnswer *answer)
+{
+	answer->allowed = true;
+	answer->bypassed = true;
+	answer->full = false;
+	answer->retry_after_ns = -1;
+}
+
 /* The shared path of every check: arguments, the enabled switch, counters. */
 static void
 check(FunctionCallInfo fcinfo, int32 cost, RateLimitPolicy **policy_out,
@@ -85,23 +118,15 @@ check(FunctionCallInfo fcinfo, int32 cost, RateLimitPolicy **policy_out,
 	apikit_shmem_require("Rate limiting");
 	key = key_arg(fcinfo, 0);
 	policy = policy_arg(fcinfo, 1);
-	if (cost < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("rate-limit cost must not be negative"),
-				 errhint("Use cost 0 to look at the state without consuming.")));
+	check_cost(cost);
 
 	/* Switched off: only look, and let it through. */
 	apikit_ratelimit_consume(policy, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
 							 apikit_ratelimit_enabled ? cost : 0, answer);
 	if (!apikit_ratelimit_enabled && cost > 0)
-	{
-		answer->allowed = true;
-		answer->bypassed = true;
-		answer->retry_after_ns = -1;
-	}
+		bypass(answer);
 	if (cost > 0)
-		apikit_ratelimit_count(policy->stats_slot, answer->allowed, answer->bypassed);
+		apikit_ratelimit_count(policy->stats_slot, answer);
 	*policy_out = policy;
 }
 
@@ -146,6 +171,124 @@ apikit_rate_limit_check(PG_FUNCTION_ARGS)
 	values[3] = interval_from_ns(answer.retry_after_ns);
 	values[4] = interval_from_ns(answer.reset_after_ns);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * The elements of a text[] argument of rate_limit_check_all, none of them
+ * null; "what" names the argument in messages.
+ */
+static int
+text_array_arg(FunctionCallInfo fcinfo, int argno, const char *what,
+			   const char *element, Datum **values)
+{
+	ArrayType  *array;
+	bool	   *nulls;
+	int			n;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what),
+				 errhint("Pass an empty array to check nothing.")));
+	array = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	/* Counted before the elements are taken apart. */
+	n = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+	if (n > RL_MAX_PAIRS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("apikit.rate_limit_check_all decides at most %d pairs at once", RL_MAX_PAIRS),
+				 errdetail("%s has %d elements.", what, n)));
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, values, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("rate-limit %s must not be null", element),
+					 errdetail("Element %d of %s is null.", i + 1, what)));
+	return n;
+}
+
+/*
+ * apikit.rate_limit_check_all(keys text[], policies text[], cost integer):
+ * pair i is (keys[i], policies[i]); every pair consumes cost, or none does.
+ * One row per pair, in order; when a pair refused, the others' rows say
+ * whether they would have allowed and show their state untouched.
+ */
+Datum
+apikit_rate_limit_check_all(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *keys;
+	Datum	   *policies;
+	int			nkeys;
+	int			npolicies;
+	int32		cost;
+	RateLimitRequest *requests;
+	bool		admitted;
+
+	apikit_shmem_require("Rate limiting");
+	nkeys = text_array_arg(fcinfo, 0, "keys", "key", &keys);
+	npolicies = text_array_arg(fcinfo, 1, "policies", "policy", &policies);
+	cost = cost_arg(fcinfo);
+	check_cost(cost);
+	if (nkeys != npolicies)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("keys and policies must have as many elements"),
+				 errdetail("keys has %d elements, policies %d.", nkeys, npolicies)));
+
+	requests = palloc0(sizeof(RateLimitRequest) * Max(nkeys, 1));
+	for (int i = 0; i < nkeys; i++)
+	{
+		text	   *key = DatumGetTextPP(keys[i]);
+
+		check_key(key);
+		requests[i].key = VARDATA_ANY(key);
+		requests[i].keylen = VARSIZE_ANY_EXHDR(key);
+		/* A copy: the next lookup may reload the cache this points into. */
+		requests[i].policy = *apikit_ratelimit_policy_text(DatumGetTextPP(policies[i]));
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (nkeys == 0)
+		return (Datum) 0;
+
+	admitted = apikit_ratelimit_consume_all(requests, nkeys,
+											apikit_ratelimit_enabled ? cost : 0);
+	for (int i = 0; i < nkeys; i++)
+	{
+		RateLimitAnswer *answer = &requests[i].answer;
+		Datum		values[9];
+		bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
+
+		if (!apikit_ratelimit_enabled && cost > 0)
+			bypass(answer);
+
+		/*
+		 * Counted as what happened: consumed (allowed), refused by this
+		 * policy (denied), or neither when another pair refused.
+		 */
+		if (cost > 0 && (answer->bypassed || admitted || !answer->allowed))
+			apikit_ratelimit_count(requests[i].policy.stats_slot, answer);
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = CStringGetTextDatum(requests[i].policy.name);
+		values[2] = PointerGetDatum(cstring_to_text_with_len(requests[i].key,
+															  requests[i].keylen));
+		values[3] = BoolGetDatum(answer->allowed);
+		values[4] = Int32GetDatum(answer->limit);
+		values[5] = Int32GetDatum(answer->remaining);
+		nulls[6] = answer->allowed || answer->retry_after_ns < 0;
+		values[6] = interval_from_ns(answer->retry_after_ns);
+		values[7] = interval_from_ns(answer->reset_after_ns);
+		values[8] = BoolGetDatum(answer->full);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 Datum
@@ -267,14 +410,15 @@ apikit_rate_limit_stats(PG_FUNCTION_ARGS)
 	n = apikit_ratelimit_stats_rows(rows);
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
 
 		values[0] = CStringGetTextDatum(rows[i].policy);
 		values[1] = Int64GetDatum((int64) rows[i].allowed);
 		values[2] = Int64GetDatum((int64) rows[i].denied);
 		values[3] = Int64GetDatum((int64) rows[i].bypassed);
 		values[4] = Int64GetDatum((int64) rows[i].evicted);
+		values[5] = Int64GetDatum((int64) rows[i].denied_full);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -20,6 +20,63 @@ CREATE TABLE apikit.rate_limit_policies (
 COMMENT ON TABLE apikit.rate_limit_policies IS
 	'Rate-limit policies: rate requests per period, with a burst (limit = burst + 1)';
 
+-- Constraint names are not messages: this trigger says what is wrong with a
+-- policy, in the constraints' terms, before they would.  (They stay, as the
+-- last line of defence: a restore with --disable-triggers still meets them.)
+CREATE FUNCTION apikit.rate_limit_policies_check()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	seconds numeric := extract(epoch FROM NEW.period);
+	window_s numeric;
+BEGIN
+	IF NEW.name !~ '^[A-Za-z0-9_.:-]{1,63}$' THEN
+		RAISE EXCEPTION 'rate-limit policy name "%" is not valid', NEW.name
+			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_policies_name_check',
+				  DETAIL = 'A name is 1 to 63 letters, digits, "_", ".", ":" or "-": it is sent in HTTP headers.';
+	END IF;
+	IF NEW.rate <= 0 THEN
+		RAISE EXCEPTION 'rate-limit policy "%" must have a rate of at least 1', NEW.name
+			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_policies_rate_check',
+				  DETAIL = format('Its rate is %s.', NEW.rate),
+				  HINT = 'The rate is how many requests a period admits.';
+	END IF;
+	IF NEW.period <= interval '0' OR NEW.period > interval '366 days' THEN
+		RAISE EXCEPTION 'rate-limit policy "%" must have a period longer than 0 and at most 366 days', NEW.name
+			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_policies_period_check',
+				  DETAIL = format('Its period is %s.', NEW.period);
+	END IF;
+	IF NEW.burst < 0 OR NEW.burst >= 2147483647 THEN
+		RAISE EXCEPTION 'rate-limit policy "%" must have a burst from 0 to 2147483646', NEW.name
+			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_policies_burst_check',
+				  DETAIL = format('Its burst is %s.', NEW.burst),
+				  HINT = 'The burst is how many requests may come at once beyond the first.';
+	END IF;
+	IF seconds OPERATOR(pg_catalog.*) 1000000000 < NEW.rate THEN
+		RAISE EXCEPTION 'rate-limit policy "%" admits more than one request per nanosecond', NEW.name
+			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_policies_emission_check',
+				  DETAIL = format('%s requests per %s leave less than 1 ns between two.', NEW.rate, NEW.period),
+				  HINT = 'Lower the rate or lengthen the period.';
+	END IF;
+	window_s := seconds OPERATOR(pg_catalog./) NEW.rate
+		OPERATOR(pg_catalog.*) (NEW.burst::pg_catalog.numeric OPERATOR(pg_catalog.+) 1);
+	IF window_s > 366 * 86400 THEN
+		RAISE EXCEPTION 'rate-limit policy "%" has a burst window longer than 366 days', NEW.name
+			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_policies_tau_check',
+				  DETAIL = format('The window period / rate * (burst + 1) is %s days.',
+								  round(window_s OPERATOR(pg_catalog./) 86400, 1)),
+				  HINT = 'Lower the burst, or shorten the period for the same ratio: a state lasts up to one window.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER rate_limit_policies_check
+	BEFORE INSERT OR UPDATE ON apikit.rate_limit_policies
+	FOR EACH ROW EXECUTE FUNCTION apikit.rate_limit_policies_check();
+
 INSERT INTO apikit.rate_limit_policies (name, rate, period, burst, description)
 VALUES ('default', 100, interval '1 minute', 20,
 		'Used when a check names no policy: 100 per minute, bursts of 21');
@@ -109,6 +166,18 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION apikit.rate_limit_check(text, text, integer) IS
 	'Consume and answer in full: allowed, limit, remaining, retry_after (null when allowed), reset_after';
 
+CREATE FUNCTION apikit.rate_limit_check_all(
+	keys text[], policies text[], cost integer DEFAULT 1,
+	OUT ord integer, OUT policy text, OUT key text, OUT allowed boolean,
+	OUT "limit" integer, OUT remaining integer, OUT retry_after interval,
+	OUT reset_after interval, OUT table_full boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'apikit_rate_limit_check_all'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION apikit.rate_limit_check_all(text[], text[], integer) IS
+	'Check the pairs (keys[i], policies[i]) as one request: every pair consumes cost, or, if any refuses, none consumes anything; one row per pair';
+
 CREATE FUNCTION apikit.rate_limit_reset(key text, policy text DEFAULT NULL)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'apikit_rate_limit_reset'
@@ -143,22 +212,24 @@ COMMENT ON VIEW apikit.rate_limit_state IS
 
 CREATE FUNCTION apikit.rate_limit_stats_rows(
 	OUT policy text, OUT allowed bigint, OUT denied bigint,
-	OUT bypassed bigint, OUT evicted bigint)
+	OUT bypassed bigint, OUT evicted bigint, OUT denied_full bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'apikit_rate_limit_stats'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 CREATE VIEW apikit.rate_limit_stats AS
-	SELECT policy, allowed, denied, bypassed, evicted FROM apikit.rate_limit_stats_rows();
+	SELECT policy, allowed, denied, bypassed, evicted, denied_full
+	FROM apikit.rate_limit_stats_rows();
 
 COMMENT ON VIEW apikit.rate_limit_stats IS
-	'Per policy: checks allowed, denied and bypassed, and live states evicted, since the server started';
+	'Per policy: checks allowed, denied and bypassed, live states evicted, and new keys denied because the table was full, since the server started';
 
 GRANT SELECT ON apikit.rate_limit_state, apikit.rate_limit_stats TO PUBLIC;
 
 -- Rules for apikit.pre_request(): which requests a policy applies to, and
 -- what identifies the client.  Every matching rule is checked (in priority
--- order); the request is denied if any of them denies.  With no rules at
+-- order), as one decision: the request is denied if any of them denies, and
+-- then consumes nothing from the others.  With no rules at
 -- all, the "default" policy applies, keyed by the JWT "sub" claim, else the
 -- first X-Forwarded-For address, else the role.
 CREATE TABLE apikit.rate_limit_rules (
@@ -173,6 +244,64 @@ CREATE TABLE apikit.rate_limit_rules (
 		CHECK (key_source ~ '^(claim:[A-Za-z0-9_.-]+|header:[a-z0-9-]+|ip|role|const:[^[:space:]]+)$'),
 	description text
 );
+
+-- Messages instead of constraint names, as for policies.
+CREATE FUNCTION apikit.rate_limit_rules_check()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.method !~ '^[A-Z]+$' THEN
+		RAISE EXCEPTION 'rate-limit rule "%" has the method "%", which is not an HTTP method name', NEW.name, NEW.method
+			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_rules_method_check',
+				  HINT = 'Methods are upper case, as PostgREST sets request.method: GET, POST, PATCH. Null matches any method.';
+	END IF;
+	IF NEW.key_source !~ '^(claim:[A-Za-z0-9_.-]+|header:[a-z0-9-]+|ip|role|const:[^[:space:]]+)$' THEN
+		RAISE EXCEPTION 'rate-limit rule "%" has the key source "%", which is not one apikit knows', NEW.name, NEW.key_source
+			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_rules_key_source_check',
+				  DETAIL = 'A key source is claim:<name>, header:<name> (in lower case), ip, role or const:<text> (without spaces).';
+	END IF;
+	IF NEW.policy IS NOT NULL AND NOT EXISTS (
+		SELECT FROM apikit.rate_limit_policies p WHERE p.name OPERATOR(pg_catalog.=) NEW.policy) THEN
+		RAISE EXCEPTION 'rate-limit rule "%" names the policy "%", which does not exist', NEW.name, NEW.policy
+			USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'rate_limit_rules_policy_fkey',
+				  HINT = 'Policies are rows of apikit.rate_limit_policies: create it first.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER rate_limit_rules_check
+	BEFORE INSERT OR UPDATE ON apikit.rate_limit_rules
+	FOR EACH ROW EXECUTE FUNCTION apikit.rate_limit_rules_check();
+
+-- A policy that rules use cannot be deleted (the foreign key says so in
+-- its own terms); this names the rules.  SECURITY DEFINER: whoever may
+-- delete policies learns which rules stand in the way, nothing else.
+CREATE FUNCTION apikit.rate_limit_policies_in_use()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	users text;
+BEGIN
+	SELECT string_agg(format('"%s"', r.name), ', ' ORDER BY r.name) INTO users
+	FROM apikit.rate_limit_rules r WHERE r.policy OPERATOR(pg_catalog.=) OLD.name;
+	IF users IS NOT NULL THEN
+		RAISE EXCEPTION 'rate-limit policy "%" is used by rules and cannot be deleted', OLD.name
+			USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'rate_limit_rules_policy_fkey',
+				  DETAIL = format('Rules using it: %s.', users),
+				  HINT = 'Delete those rules, or point them at another policy, first.';
+	END IF;
+	RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER rate_limit_policies_in_use
+	BEFORE DELETE ON apikit.rate_limit_policies
+	FOR EACH ROW EXECUTE FUNCTION apikit.rate_limit_policies_in_use();
 
 COMMENT ON TABLE apikit.rate_limit_rules IS
 	'Which requests apikit.pre_request() limits with which policy, keyed by a JWT claim, a header, the client address, the role or a constant';
@@ -204,70 +333,107 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
-	headers jsonb := nullif(current_setting('request.headers', true), '')::jsonb;
+	claims jsonb;
+	headers jsonb;
+	setting text;
 	req_method text := current_setting('request.method', true);
 	req_path text := current_setting('request.path', true);
 	-- PostgREST switches role with SET LOCAL ROLE; inside this SECURITY
 	-- DEFINER function current_user is the owner, the setting is the caller.
 	who text := coalesce(nullif(current_setting('role', true), 'none'), session_user::text);
 	fallback text;
-	rule record;
+	rule_keys text[];
+	rule_policies text[];
 	answer record;
 	h jsonb;
 	policies text[] := '{}';
 	limits text[] := '{}';
-	denied record;
-	denied_policy text;
-	checked boolean := false;
-	wait_s bigint;
+	denied text[] := '{}';
+	no_room boolean := false;
+	wait_s bigint := 0;
+	details text;
 BEGIN
+	-- PostgREST sets both to JSON objects; anything else is a mistake of
+	-- whoever set them, and is named as such rather than as a cast error.
+	BEGIN
+		setting := 'request.jwt.claims';
+		claims := nullif(current_setting(setting, true), '')::jsonb;
+		setting := 'request.headers';
+		headers := nullif(current_setting(setting, true), '')::jsonb;
+	EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN
+		GET STACKED DIAGNOSTICS details = PG_EXCEPTION_DETAIL;
+		RAISE EXCEPTION 'setting "%" is not valid JSON', setting
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = details,
+				  HINT = 'apikit.pre_request() reads the settings PostgREST makes: a JSON object, or nothing.';
+	END;
+	IF jsonb_typeof(claims) <> 'object' OR jsonb_typeof(headers) <> 'object' THEN
+		setting := CASE WHEN jsonb_typeof(claims) <> 'object' THEN 'request.jwt.claims' ELSE 'request.headers' END;
+		RAISE EXCEPTION 'setting "%" is not a JSON object', setting
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('It is a JSON %s.', CASE WHEN setting = 'request.headers' THEN jsonb_typeof(headers) ELSE jsonb_typeof(claims) END),
+				  HINT = 'apikit.pre_request() reads the settings PostgREST makes: a JSON object, or nothing.';
+	END IF;
+
 	fallback := coalesce(apikit.rate_limit_request_key('claim:sub', claims, headers, who),
 						 apikit.rate_limit_request_key('ip', claims, headers, who),
 						 apikit.rate_limit_request_key('role', claims, headers, who));
 
-	FOR rule IN
-		SELECT r.policy,
-			   coalesce(apikit.rate_limit_request_key(r.key_source, claims, headers, who),
-						fallback) AS key
-		FROM apikit.rate_limit_rules r
-		WHERE (r.method IS NULL OR r.method = req_method)
-		  AND (r.path_pattern IS NULL OR req_path LIKE r.path_pattern)
-		  AND (r.role IS NULL OR r.role::text = who)
-		ORDER BY r.priority, r.name
+	SELECT array_agg(r.policy ORDER BY r.priority, r.name),
+		   array_agg(coalesce(apikit.rate_limit_request_key(r.key_source, claims, headers, who),
+							  fallback) ORDER BY r.priority, r.name)
+	  INTO rule_policies, rule_keys
+	  FROM apikit.rate_limit_rules r
+	 WHERE (r.method IS NULL OR r.method = req_method)
+	   AND (r.path_pattern IS NULL OR req_path LIKE r.path_pattern)
+	   AND (r.role IS NULL OR r.role::text = who);
+	IF rule_policies IS NULL THEN
+		rule_policies := ARRAY['default'];
+		rule_keys := ARRAY[fallback];
+	END IF;
+
+	-- One decision for every matching rule: a request refused by one rule
+	-- consumes nothing from the others.
+	FOR answer IN
+		SELECT * FROM apikit.rate_limit_check_all(rule_keys, rule_policies) ORDER BY ord
 	LOOP
-		checked := true;
-		answer := apikit.rate_limit_check(rule.key, rule.policy);
-		h := apikit.rate_limit_headers(rule.key, rule.policy);
+		h := apikit.rate_limit_headers(answer.key, answer.policy);
 		policies := policies || (h ->> 'RateLimit-Policy');
-		limits := limits || (h ->> 'RateLimit');
-		IF NOT answer.allowed AND denied_policy IS NULL THEN
-			denied := answer;
-			denied_policy := rule.policy;
+		IF answer.table_full THEN
+			limits := limits || format('"%s";r=0;t=%s', answer.policy,
+									   ceil(extract(epoch FROM answer.retry_after))::bigint);
+		ELSE
+			limits := limits || (h ->> 'RateLimit');
+		END IF;
+		IF NOT answer.allowed THEN
+			IF answer.table_full THEN
+				no_room := true;
+			ELSIF NOT answer.policy = ANY (denied) THEN
+				denied := denied || answer.policy;
+			END IF;
+			-- Whole seconds, rounded up: when every refusing rule allows.
+			wait_s := greatest(wait_s,
+				ceil(extract(epoch FROM coalesce(answer.retry_after, answer.reset_after)))::bigint);
 		END IF;
 	END LOOP;
 
-	IF NOT checked THEN
-		answer := apikit.rate_limit_check(fallback, 'default');
-		h := apikit.rate_limit_headers(fallback, 'default');
-		policies := ARRAY[h ->> 'RateLimit-Policy'];
-		limits := ARRAY[h ->> 'RateLimit'];
-		IF NOT answer.allowed THEN
-			denied := answer;
-			denied_policy := 'default';
-		END IF;
-	END IF;
-
-	-- (A record is "IS NOT NULL" only when every field is: test the name.)
-	IF denied_policy IS NOT NULL THEN
-		-- Whole seconds, rounded up, and at least one.
-		wait_s := greatest(1, ceil(extract(epoch FROM coalesce(denied.retry_after, denied.reset_after))));
+	IF no_room OR cardinality(denied) > 0 THEN
+		wait_s := greatest(1, wait_s);
+		details := concat_ws(' ',
+			CASE cardinality(denied)
+				WHEN 0 THEN NULL
+				WHEN 1 THEN format('The request exceeds rate-limit policy "%s".', denied[1])
+				ELSE format('The request exceeds rate-limit policies "%s".', array_to_string(denied, '", "'))
+			END,
+			CASE WHEN no_room THEN
+				'The rate-limit table is full: requests from new clients are refused until stored limits expire.'
+			END);
 		RAISE SQLSTATE 'PGRST' USING
 			message = jsonb_build_object(
 				'code', 'AK429',
 				'message', 'Too many requests',
-				'details', format('The request exceeds rate-limit policy "%s".', denied_policy),
-				'hint', format('Retry in %s seconds.', wait_s))::text,
+				'details', details,
+				'hint', format('Retry in %s second%s.', wait_s, CASE WHEN wait_s = 1 THEN '' ELSE 's' END))::text,
 			detail = jsonb_build_object(
 				'status', 429,
 				'headers', jsonb_build_object(

@@ -137,6 +137,60 @@ my $bound = 10 + int($elapsed * 50) + 1;
 cmp_ok($allowed, '<=', $bound, "4 clients for ${\ sprintf('%.1f', $elapsed)} s: $allowed admitted, at most $bound");
 cmp_ok($allowed, '>=', 10 + int(2.5 * 50), 'and the steady rate was reached');
 
+# --- several rules, one decision, under concurrency -----------------------
+# Each request passes a per-client rule (5 a day) and a global one (30 a
+# day), as one decision: 8 clients x 5 > 30, so both refuse at times.  A
+# refused request must consume nothing from the other rule, so afterwards
+# every bucket's use equals exactly the admitted requests that named it.
+$node->safe_psql('postgres', q{
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
+VALUES ('client5', 5, '1 day', 4), ('global30', 30, '1 day', 29);
+INSERT INTO apikit.rate_limit_rules (name, priority, path_pattern, policy, key_source)
+VALUES ('per_client', 1, '/conc%', 'client5', 'header:x-client'),
+       ('global', 2, '/conc%', 'global30', 'const:all');
+CREATE TABLE outcomes (client integer, allowed boolean);
+CREATE FUNCTION try_request(c integer) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('request.method', 'GET', true),
+			set_config('request.path', '/conc', true),
+			set_config('request.jwt.claims', '{}', true),
+			set_config('request.headers', format('{"x-client": "c%s"}', c), true);
+	BEGIN
+		PERFORM apikit.pre_request();
+		INSERT INTO outcomes VALUES (c, true);
+	EXCEPTION WHEN SQLSTATE 'PGRST' THEN
+		INSERT INTO outcomes VALUES (c, false);
+	END;
+END $$;
+});
+my $conc = $node->basedir . '/conc.sql';
+PostgreSQL::Test::Utils::append_to_file($conc,
+	"\\set c random(1, 8)\nSELECT try_request(:c);\n");
+system_or_bail('pgbench', '-n', '-c', '4', '-j', '2', '-t', '60', '-f', $conc,
+	'-h', $node->host, '-p', $node->port, 'postgres');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM outcomes'), '240',
+	'240 requests of 8 clients through two rules');
+is($node->safe_psql('postgres', 'SELECT count(*) FILTER (WHERE allowed) FROM outcomes'),
+	'30', 'the global rule admits exactly its 30');
+is($node->safe_psql('postgres',
+		q{SELECT 30 - remaining FROM apikit.rate_limit_check('const:all', 'global30', 0)}),
+	'30', 'and its bucket holds exactly the admitted requests');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(format('c%s %s/%s', c, admitted, used), ', ' ORDER BY c)
+	FROM (SELECT c, count(*) FILTER (WHERE o.allowed) AS admitted,
+	             5 - (SELECT remaining FROM apikit.rate_limit_check('header:x-client:c' || c, 'client5', 0)) AS used
+	      FROM generate_series(1, 8) c LEFT JOIN outcomes o ON o.client = c
+	      GROUP BY c) s
+	WHERE admitted <> used}),
+	'', "every client's bucket holds exactly its admitted requests (refusals consumed nothing)");
+ok($node->safe_psql('postgres',
+		q{SELECT count(*) FILTER (WHERE NOT allowed AND admitted_before < 5) > 0
+		  FROM (SELECT client, allowed,
+		               count(*) FILTER (WHERE allowed) OVER (PARTITION BY client) AS admitted_before
+		        FROM outcomes) s}) eq 't',
+	'some requests were refused by the global rule alone');
+$node->safe_psql('postgres', q{DELETE FROM apikit.rate_limit_rules WHERE name IN ('per_client', 'global')});
+
 # --- a hot standby limits on its own --------------------------------------
 $node->backup('backup');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
@@ -206,12 +260,13 @@ is($node->safe_psql('restored', q{SELECT name || ':' || policy || ':' || key_sou
 is($node->safe_psql('restored', q{SELECT apikit.rate_limit('x', 'daily')}), 't',
 	'and limiting works in the restored database');
 
-# --- a full table: reclaim first, then evict the closest to expiry -------
+# --- a full table: reclaim first, then ratelimit_when_full decides -------
 $node->append_conf('postgresql.conf', 'apikit.ratelimit_max_keys = 100');
 $node->restart;
 $node->safe_psql('postgres', q{
 INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
-VALUES ('quick', 1000, '1 second', 0), ('evict', 1, '1 day', 0);
+VALUES ('quick', 1000, '1 second', 0), ('short5', 5, '80 seconds', 4),
+       ('daily1000', 1000, '1 day', 999);
 });
 # 'quick' states are worth 1 ms: 300 keys through 100 places, pausing now and
 # then, only ever reclaim states that have recovered.
@@ -227,20 +282,69 @@ END $$;
 is($node->safe_psql('postgres',
 		q{SELECT coalesce(sum(evicted), 0) FROM apikit.rate_limit_stats}),
 	'0', 'states that have recovered are reclaimed, not counted as evicted');
-# 'evict' states last a day: every new key beyond the table's size evicts
-# the live state closest to expiry, which is the oldest.
+
+sub stat_of
+{
+	my ($policy, $column) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT coalesce(sum($column), 0) FROM apikit.rate_limit_stats WHERE policy = '$policy'");
+}
+
+# evict (the default): an exhausted bucket of a short policy (5 per 80 s)
+# is worth more than a single use of a daily quota (1000 a day, one use
+# lasting 86.4 s), although it expires sooner.  A flood of new keys on the
+# daily quota, from 4 sessions at once, evicts its own kind and leaves the
+# exhausted bucket alone.  (It recovers one request every 16 s: while it
+# is in the table, remaining stays below 5 for over a minute.)
+sub victim_kept
+{
+	return $node->safe_psql('postgres', q{
+		SELECT format('%s %s', count(*), bool_and(remaining < 5))
+		FROM apikit.rate_limit_state WHERE key = 'victim' AND policy = 'short5'});
+}
 is($node->safe_psql('postgres',
-		q{SELECT count(*) FILTER (WHERE apikit.rate_limit('e' || g, 'evict')) FROM generate_series(1, 300) g}),
-	'300', 'new keys are admitted when the table is full');
-cmp_ok($node->safe_psql('postgres',
-		q{SELECT coalesce(sum(evicted), 0) FROM apikit.rate_limit_stats}),
-	'>=', 200, 'live states were evicted, and counted');
+		q{SELECT string_agg(apikit.rate_limit('victim', 'short5')::text, ',') FROM generate_series(1, 6)}),
+	'true,true,true,true,true,false', 'the victim exhausts its bucket');
+my $flood = $node->basedir . '/flood.sql';
+PostgreSQL::Test::Utils::append_to_file($flood,
+	"\\set k random(1, 1000000000)\nSELECT apikit.rate_limit('flood' || :k, 'daily1000');\n");
+system_or_bail('pgbench', '-n', '-c', '4', '-j', '2', '-t', '250', '-f', $flood,
+	'-h', $node->host, '-p', $node->port, 'postgres');
+is(stat_of('daily1000', 'allowed'), '1000', 'evict: every new key of the flood is admitted');
+cmp_ok(stat_of('daily1000', 'evicted'), '>=', 900, 'by evicting states of the flood, counted');
+is(victim_kept(), '1 t', 'evict: the exhausted bucket survives the flood (its limit is not reset)');
+is(stat_of('short5', 'evicted'), '0', 'and was never evicted');
+ok($node->log_contains(qr/the rate-limit table is full: all 100 places hold live states/),
+	'the server log says that the table is full');
+
+# deny: a new key is refused while the table is full of live states, and no
+# live state is ever dropped.
+my $evicted_before = $node->safe_psql('postgres', 'SELECT sum(evicted) FROM apikit.rate_limit_stats');
+$node->append_conf('postgresql.conf', 'apikit.ratelimit_when_full = deny');
+$node->reload;
+ok($node->poll_query_until('postgres', q{SELECT current_setting('apikit.ratelimit_when_full') = 'deny'}),
+	'apikit.ratelimit_when_full = deny after a reload');
+system_or_bail('pgbench', '-n', '-c', '4', '-j', '2', '-t', '100', '-f', $flood,
+	'-h', $node->host, '-p', $node->port, 'postgres');
+is(stat_of('daily1000', 'allowed'), '1000', 'deny: no new key of the second flood is admitted');
+is(stat_of('daily1000', 'denied_full'), '400', 'each is denied for want of room, and counted');
+is(victim_kept(), '1 t', 'deny: the exhausted bucket is untouched');
 is($node->safe_psql('postgres',
-		q{SELECT string_agg(remaining::text, ',' ORDER BY g) FROM generate_series(299, 300) g,
-		  LATERAL apikit.rate_limit_check('e' || g, 'evict', 0)}),
-	'0,0', 'the newest states are kept');
-is($node->safe_psql('postgres', q{SELECT remaining FROM apikit.rate_limit_check('e1', 'evict', 0)}),
-	'1', 'the state closest to expiry went first');
+		q{SELECT format('%s %s %s', allowed, table_full, retry_after > '0')
+		  FROM apikit.rate_limit_check_all(ARRAY['newcomer'], ARRAY['short5'])}),
+	'f t t', 'a refused new key is told that the table is full, and when to retry');
+is($node->safe_psql('postgres',
+		q{SELECT format('%s %s %s', allowed, remaining, retry_after > '0')
+		  FROM apikit.rate_limit_check('newcomer', 'short5')}),
+	'f 0 t', 'rate_limit_check refuses it too, with a retry time');
+is($node->safe_psql('postgres', 'SELECT sum(evicted) FROM apikit.rate_limit_stats'),
+	$evicted_before, 'deny never evicts');
+# Room comes back when a state goes: the next new key takes it.
+$node->safe_psql('postgres', q{SELECT apikit.rate_limit_reset('victim')});
+is($node->safe_psql('postgres', q{SELECT apikit.rate_limit('newcomer', 'short5')}), 't',
+	'a place freed by a reset goes to the next new key');
+is($node->safe_psql('postgres', q{SELECT apikit.rate_limit('newcomer2', 'short5')}), 'f',
+	'and only one');
 
 $node->stop;
 done_testing();

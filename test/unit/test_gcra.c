@@ -203,6 +203,118 @@ test_policy_validation(void)
 	CHECK(gcra_policy_init(&p, 1, 1, 0));	/* 1 per ns: absurd but exact */
 }
 
+/* Several policies as one request: all consume, or none does. */
+static void
+test_apply_all(void)
+{
+	GcraPolicy	burst,
+				quota;
+	const GcraPolicy *policies[3];
+	int			state[3];
+	int64_t		tat[2] = {0, 0};
+	int64_t		new_tat[2];
+	GcraResult	r[3];
+	int64_t		now = 50 * SEC;
+
+	CHECK(gcra_policy_init(&burst, 60 * SEC, 1, 1));	/* limit 2 */
+	CHECK(gcra_policy_init(&quota, 86400 * SEC, 100, 99));	/* limit 100 */
+	policies[0] = &burst;
+	policies[1] = &quota;
+	state[0] = 0;
+	state[1] = 1;
+
+	/* Both allow: both states move, as two checks in a row would. */
+	CHECK(gcra_apply_all(policies, state, 2, tat, new_tat, 2, now, 1, r));
+	CHECK(r[0].allowed && r[1].allowed);
+	CHECK_EQ(r[0].remaining, 1);
+	CHECK_EQ(r[1].remaining, 99);
+	CHECK_EQ(new_tat[0], now + 60 * SEC);
+	CHECK_EQ(new_tat[1], now + 864 * SEC);
+	tat[0] = new_tat[0];
+	tat[1] = new_tat[1];
+	CHECK(gcra_apply_all(policies, state, 2, tat, new_tat, 2, now, 1, r));
+	tat[0] = new_tat[0];
+	tat[1] = new_tat[1];
+
+	/*
+	 * The burst is spent: the third request is refused and the quota, which
+	 * would allow it, keeps its state and answers as a peek.
+	 */
+	CHECK(!gcra_apply_all(policies, state, 2, tat, new_tat, 2, now, 1, r));
+	CHECK(!r[0].allowed);
+	CHECK_EQ(r[0].retry_after_ns, 60 * SEC);
+	CHECK_EQ(r[0].remaining, 0);
+	CHECK(r[1].allowed);
+	CHECK_EQ(r[1].retry_after_ns, -1);
+	CHECK_EQ(r[1].remaining, 98);
+	CHECK(!r[0].store && !r[1].store);
+	CHECK_EQ(new_tat[0], tat[0]);
+	CHECK_EQ(new_tat[1], tat[1]);
+
+	/* The same order the other way round: a refusal by the later one. */
+	policies[0] = &quota;
+	policies[1] = &burst;
+	state[0] = 1;
+	state[1] = 0;
+	CHECK(!gcra_apply_all(policies, state, 2, tat, new_tat, 2, now, 1, r));
+	CHECK(r[0].allowed && !r[1].allowed);
+	CHECK_EQ(r[0].remaining, 98);
+	CHECK_EQ(new_tat[1], tat[1]);
+}
+
+/* A state named twice in one request is consumed twice. */
+static void
+test_apply_all_same_state_twice(void)
+{
+	GcraPolicy	p;
+	const GcraPolicy *policies[3] = {&p, &p, &p};
+	int			state[3] = {0, 0, 0};
+	int64_t		tat[1] = {0};
+	int64_t		new_tat[1];
+	GcraResult	r[3];
+	int64_t		now = 7 * SEC;
+
+	CHECK(gcra_policy_init(&p, 86400 * SEC, 3, 2));	/* limit 3 */
+	CHECK(gcra_apply_all(policies, state, 2, tat, new_tat, 1, now, 1, r));
+	CHECK_EQ(r[0].remaining, 2);
+	CHECK_EQ(r[1].remaining, 1);
+	CHECK_EQ(new_tat[0], now + 2 * 28800 * SEC);
+	/* Three more on what is left (1): the second of them is refused, so none counts. */
+	tat[0] = new_tat[0];
+	CHECK(!gcra_apply_all(policies, state, 3, tat, new_tat, 1, now, 1, r));
+	CHECK(r[0].allowed && !r[1].allowed && !r[2].allowed);
+	CHECK_EQ(r[0].remaining, 1);
+	CHECK_EQ(new_tat[0], tat[0]);
+	/* Cost 0 looks only: admitted, nothing to store. */
+	CHECK(gcra_apply_all(policies, state, 3, tat, new_tat, 1, now, 0, r));
+	CHECK_EQ(new_tat[0], tat[0]);
+}
+
+/*
+ * The share of capacity in use decides evictions: an exhausted per-minute
+ * bucket is worth more than a single use of a daily quota, although it
+ * expires far sooner.
+ */
+static void
+test_used_share(void)
+{
+	GcraPolicy	minute,
+				daily;
+	int64_t		now = 1000 * SEC;
+	int64_t		exhausted = now + 60 * SEC; /* 5 of 5 used, tau 1 min */
+	int64_t		once = now + 864 * SEC / 10;	/* 1 of 1000 used, tau 1 day */
+
+	CHECK(gcra_policy_init(&minute, 60 * SEC, 5, 4));
+	CHECK(gcra_policy_init(&daily, 86400 * SEC, 1000, 999));
+	CHECK(gcra_used_share(exhausted, now, minute.tau_ns) == 1.0);
+	CHECK(gcra_used_share(once, now, daily.tau_ns) < 0.0011);
+	CHECK(gcra_used_share(once, now, daily.tau_ns) < gcra_used_share(exhausted, now, minute.tau_ns));
+	CHECK(once - now > exhausted - now);	/* ... though it expires later */
+	CHECK(gcra_used_share(now - SEC, now, minute.tau_ns) == 0.0);
+	CHECK(gcra_used_share(now, now, minute.tau_ns) == 0.0);
+	CHECK(gcra_used_share(now + 2 * minute.tau_ns, now, minute.tau_ns) == 2.0);
+}
+
 int
 main(void)
 {
@@ -214,5 +326,8 @@ main(void)
 	RUN(test_policy_made_stricter);
 	RUN(test_refill_part_used);
 	RUN(test_policy_validation);
+	RUN(test_apply_all);
+	RUN(test_apply_all_same_state_twice);
+	RUN(test_used_share);
 	UNIT_DONE("gcra");
 }
