@@ -154,29 +154,6 @@ SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1'], ARRAY['burst3'], -1);
 SELECT * FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[101]), array_fill('quota10'::text, ARRAY[101]));
 SELECT count(*) FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[100]), array_fill('quota10'::text, ARRAY[100]), 0);
 
--- Every rate-limit function with NULL in each argument in turn (the others
--- ordinary values): an answer or a clear error, never a crash or an
--- internal error (XX000).
-CREATE FUNCTION pg_temp.outcome(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE sql;
-	RETURN 'answer';
-EXCEPTION WHEN OTHERS THEN
-	RETURN 'error ' || SQLSTATE;
-END $$;
-SELECT p.oid::regprocedure AS function, i AS null_argument,
-       pg_temp.outcome(format('SELECT * FROM %s(%s)', p.oid::regproc,
-           (SELECT string_agg(CASE WHEN j = i THEN 'NULL'
-                                   WHEN t = 'text[]'::regtype THEN '''{default}'''
-                                   WHEN t = 'jsonb'::regtype THEN '''{}'''
-                                   WHEN t = 'integer'::regtype THEN '1'
-                                   ELSE '''default''' END || '::' || format_type(t, NULL), ', ' ORDER BY j)
-            FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, j)))) AS outcome
-FROM pg_proc p, generate_series(1, p.pronargs) i
-WHERE p.pronamespace = 'apikit'::regnamespace AND p.proname LIKE 'rate\_limit%'
-  AND p.prorettype <> 'trigger'::regtype
-ORDER BY 1, 2;
-
 -- The behaviour of a full table is a server setting, not a session's.
 SELECT boot_val, context FROM pg_settings WHERE name = 'apikit.ratelimit_when_full';
 SET apikit.ratelimit_when_full = 'deny';
