@@ -111,7 +111,7 @@ DELETE FROM evil.calls RETURNING what;
 # (options from the client outrank the database's).
 $ENV{PGOPTIONS} = '-c role=none -c statement_timeout=0 -c lock_timeout=0 '
   . '-c default_transaction_read_only=off -c default_transaction_isolation=read\\ committed '
-  . '-c search_path=pg_catalog,public';
+  . '-c search_path=pg_catalog,public -c session_replication_role=origin';
 sub rt { my ($sql) = @_; return $node->safe_psql('rt', $sql); }
 
 # Restart (the worker reads the settings when it connects), write rows to
@@ -157,8 +157,11 @@ ALTER DATABASE rt SET statement_timeout = '1ms';
 ALTER DATABASE rt SET lock_timeout = '1ms';
 ALTER DATABASE rt SET apikit.actor = 'mallory';
 }, extra_params => [ '-U', 'dbown' ]);
+# (And a superuser-only one a superuser stored.)
+$node->safe_psql('postgres', "ALTER DATABASE rt SET session_replication_role = replica");
 $log = jobs_run_clean('role, read-only, serializable, timeouts');
 like($log, qr/store: [^\n]*\brole\b[^\n]*\bstatement_timeout\b/, 'the role and timeout among them');
+unlike($log, qr/WARNING:[^\n]*(parameter|setting)/, 'every one of them was put back without a warning');
 
 # A fraction of a second is honoured, not rounded to 0 (which is "off").
 $node->safe_psql('postgres', "ALTER SYSTEM SET apikit.heartbeat_interval = '500ms'");
