@@ -223,6 +223,7 @@ SELECT rel FROM apikit.audited_tables WHERE rel::text LIKE 'orders%';
 -- partitions created or attached after audit_enable.
 CREATE TABLE orders_asia (LIKE orders);
 ALTER TABLE orders ATTACH PARTITION orders_asia FOR VALUES IN ('asia');
+SELECT table_name, event, changed_columns FROM audit_events ORDER BY id DESC LIMIT 1;
 -- (An attached table gets its TRUNCATE trigger from audit_enable, run again.)
 SELECT apikit.audit_enable('orders');
 CREATE TABLE orders_sub PARTITION OF orders FOR VALUES IN ('sub') PARTITION BY LIST (id);

@@ -1099,14 +1099,17 @@ track_table(Touched *t, const char *by, TrackMode mode, TrackContext *ctx)
 		/*
 		 * Never tracked in this database.  While a restore may still be
 		 * loading the log, nothing is written (the table's first write
-		 * will).  A table that is fully audited gets its first row.  One
-		 * that is not has nothing to stop -- unless it continues a dumped
+		 * will).  A table that is fully audited gets its first row, and so
+		 * does a table attached to an audited one (its row changes are
+		 * logged from now on; its TRUNCATE trigger comes with audit_enable).
+		 * Any other has nothing to stop -- unless it continues a dumped
 		 * table, which was audited: then dropping it, renaming it or
 		 * switching it off is its first row.  Creating a trigger never is
 		 * a stop: a restore creates a table's two triggers one after the
 		 * other.
 		 */
-		bool		fully = st.audited && (st.truncate_audited || !st.has_truncate);
+		bool		fully = (st.audited && (st.truncate_audited || !st.has_truncate)) ||
+			(st.audited && t->hint == HINT_ATTACHED);
 
 		if (!fully && strcmp(t->command, "CREATE TRIGGER") == 0)
 			return false;
