@@ -70,12 +70,13 @@
  * to audit_purge(): it is written again first (apikit.audit_carry()).
  *
  * Locking and snapshots.  Two commands that change one table's auditing
- * must not both compare with the same last row: each table is locked
- * (ShareUpdateExclusiveLock: DDL that changes triggers conflicts with it,
- * writers do not) before its last row is read, and the log is read with
- * the latest snapshot, not the transaction's: a REPEATABLE READ
- * transaction begun before another session enabled auditing must still see
- * that row.  A first write takes no lock (writers never wait for each
+ * must not both compare with the same last row: a table that is to get a
+ * row is locked (ShareUpdateExclusiveLock: DDL that changes triggers
+ * conflicts with it, writers do not) and its last row read again before
+ * the row is written; the tables that did not change are not locked.  The
+ * log is read with the latest snapshot, not the transaction's: a
+ * REPEATABLE READ transaction begun before another session enabled
+ * auditing must still see that row.  A first write takes no lock (writers never wait for each
  * other): two at once may both write a table's first row, and the run
  * starts at the earlier.
  *
@@ -260,7 +261,8 @@ static const char *const state_keys[] = {
 	"audited", "truncate_audited", "exclude_columns", "mask_columns", "intended", "triggers"
 };
 
-static bool track_table(Touched *t, const char *by, TrackMode mode, TrackContext *ctx);
+static bool track_table(Touched *t, const char *by, TrackMode mode, TrackContext *ctx,
+						bool dry);
 
 static Oid
 audit_function_oid(void)
@@ -1055,10 +1057,11 @@ logged_rewrites(Touched *t, TrackState *st, List *prior_exclude)
 /*
  * Compare a table's auditing with the log's last row about it (t->prior,
  * read after the table was locked), and write a row when they differ or
- * the mode says so.  Returns whether a row was written.
+ * the mode says so.  Returns whether a row was written; "dry" only says
+ * whether one would be.
  */
 static bool
-track_table(Touched *t, const char *by, TrackMode mode, TrackContext *ctx)
+track_table(Touched *t, const char *by, TrackMode mode, TrackContext *ctx, bool dry)
 {
 	TrackState	st;
 	Prior	   *prior = &t->prior;
@@ -1206,6 +1209,8 @@ track_table(Touched *t, const char *by, TrackMode mode, TrackContext *ctx)
 	if (mode == TRACK_CARRY && !carried)
 		by = NULL;
 
+	if (dry)
+		return true;
 	if (carried)
 		event = "carried";
 	else
@@ -1970,7 +1975,9 @@ track_all(List *touched, const char *by, Oid target, TrackMode mode)
 	int			n = list_length(touched);
 	Touched   **tables;
 	Touched   **relevant;
+	Touched   **changing;
 	int			nrelevant = 0;
+	int			nchanging = 0;
 	int			i = 0;
 	ListCell   *lc;
 	TrackContext ctx;
@@ -1981,6 +1988,7 @@ track_all(List *touched, const char *by, Oid target, TrackMode mode)
 	context_init(&ctx);
 	tables = palloc(sizeof(Touched *) * n);
 	relevant = palloc(sizeof(Touched *) * n);
+	changing = palloc(sizeof(Touched *) * n);
 	foreach(lc, touched)
 		tables[i++] = lfirst(lc);
 	find_relevant(tables, n, target, &ctx);
@@ -1990,16 +1998,31 @@ track_all(List *touched, const char *by, Oid target, TrackMode mode)
 	if (nrelevant == 0)
 		return 0;
 
-	/* Locked in OID order, then their last rows read again (see the header). */
-	qsort(relevant, nrelevant, sizeof(Touched *), touched_cmp);
-	for (i = 0; i < nrelevant; i++)
-		if (!relevant[i]->dropped && get_rel_relkind(relevant[i]->relid) != '\0')
-			LockRelationOid(relevant[i]->relid, TRACK_LOCK);
-	fetch_priors(relevant, nrelevant, &ctx);
+	/*
+	 * Most tables a command touches do not change (the partitions of a
+	 * table renamed): first, without locks, which would get a row.  A table
+	 * that changes unseen meanwhile is changed by a command that holds a
+	 * lock this command does not: its own event trigger records it.
+	 */
 	for (i = 0; i < nrelevant; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (track_table(relevant[i], by, mode, &ctx))
+		if (track_table(relevant[i], by, mode, &ctx, true))
+			changing[nchanging++] = relevant[i];
+	}
+	if (nchanging == 0)
+		return 0;
+
+	/* Locked in OID order, then their last rows read again (see the header). */
+	qsort(changing, nchanging, sizeof(Touched *), touched_cmp);
+	for (i = 0; i < nchanging; i++)
+		if (!changing[i]->dropped && get_rel_relkind(changing[i]->relid) != '\0')
+			LockRelationOid(changing[i]->relid, TRACK_LOCK);
+	fetch_priors(changing, nchanging, &ctx);
+	for (i = 0; i < nchanging; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (track_table(changing[i], by, mode, &ctx, false))
 			written++;
 	}
 	return written;
@@ -2257,7 +2280,7 @@ apikit_audit_first_write(Oid relid, const char *command)
 	 * earlier.  (DDL that changes the table's triggers conflicts with the
 	 * writer's lock, so the state read here is the one its row sees.)
 	 */
-	if (!t.prior.found && track_table(&t, NULL, TRACK_FIRST_WRITE, &ctx))
+	if (!t.prior.found && track_table(&t, NULL, TRACK_FIRST_WRITE, &ctx, false))
 	{
 		/* Rolled back, the row goes: the trigger then checks again. */
 		CacheInvalidateRelcacheByRelid(relid);
