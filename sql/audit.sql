@@ -711,6 +711,8 @@ ALTER TABLE bal ALTER COLUMN amount TYPE bigint USING 0, ADD COLUMN flag boolean
 ALTER TABLE bal ALTER COLUMN pin TYPE text USING '9999', ALTER COLUMN skip TYPE varchar(5);
 ALTER TABLE bal ADD COLUMN serial int GENERATED ALWAYS AS IDENTITY,
 	ADD COLUMN twice bigint GENERATED ALWAYS AS (amount * 2) STORED, ADD COLUMN nothing text;
+CREATE DOMAIN cents AS bigint DEFAULT 0;
+ALTER TABLE bal ADD COLUMN fee cents;
 ALTER TABLE bal DROP COLUMN flag;
 SELECT event, new_row->'rewritten' AS rewritten FROM audit_events e
   JOIN apikit.audit_log l USING (id) WHERE e.table_name = 'bal' AND l.new_row ? 'rewritten' ORDER BY id;
@@ -724,6 +726,7 @@ ALTER TABLE bal ADD COLUMN quoted int;
 RESET quote_all_identifiers;
 SELECT count(*) AS rows_written FROM apikit.audit_log WHERE id > :before_quoting;
 DROP TABLE bal;
+DROP DOMAIN cents;
 
 -- Partitions log row changes under the partitioned table's name, and
 -- changes to their own auditing under theirs: a partition switched off and

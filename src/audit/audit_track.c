@@ -1388,10 +1388,11 @@ trigger_relid(Oid tgoid)
  * pg_trigger where they name the column.  The trigger keeps everything
  * else, its enabled state included (CREATE OR REPLACE TRIGGER would reset
  * that).  Returns whether the column is gone under its old name (the
- * caller then follows it in the intended lists too).
+ * caller then follows it in the intended lists too).  "audited": whether
+ * the table has triggers of apikit's function at all (see audited_among()).
  */
 static bool
-rewrite_lists(Oid relid, const char *old_name, const char *new_name)
+rewrite_lists(Oid relid, const char *old_name, const char *new_name, bool audited)
 {
 	Oid			fn = audit_function_oid();
 	Relation	tgrel;
@@ -1407,6 +1408,8 @@ rewrite_lists(Oid relid, const char *old_name, const char *new_name)
 		return false;
 	if (new_name && get_attnum(relid, new_name) == InvalidAttrNumber)
 		return false;
+	if (!audited)
+		return true;
 
 	tgrel = table_open(TriggerRelationId, RowExclusiveLock);
 	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
@@ -1530,18 +1533,64 @@ column_targets(Oid relid)
 	return find_all_inheritors(relid, NoLock, NULL);
 }
 
+/*
+ * Which of the tables have triggers of apikit's function: one catalog query
+ * for all of them (a column renamed in a table with thousands of partitions
+ * is renamed in each), so that the others are not scanned one by one.
+ */
+static HTAB *
+audited_among(List *oids)
+{
+	HASHCTL		ctl;
+	HTAB	   *result;
+	Oid		   *arr = palloc(sizeof(Oid) * (list_length(oids) + 1));
+	int			n = 0;
+	ListCell   *lc;
+	Oid			types[2] = {OIDARRAYOID, OIDOID};
+	Datum		values[2];
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(Oid);
+	ctl.hcxt = CurrentMemoryContext;
+	result = hash_create("apikit audit audited tables", 16, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	foreach(lc, oids)
+		arr[n++] = lfirst_oid(lc);
+	if (n == 0)
+		return result;
+	values[0] = oid_array(arr, n);
+	values[1] = ObjectIdGetDatum(audit_function_oid());
+	if (SPI_execute_with_args("SELECT DISTINCT t.tgrelid FROM pg_catalog.pg_trigger t "
+							  "WHERE t.tgrelid OPERATOR(pg_catalog.=) ANY ($1) "
+							  "AND t.tgfoid OPERATOR(pg_catalog.=) $2",
+							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_trigger");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+
+		hash_search(result, &relid, HASH_ENTER, NULL);
+	}
+	return result;
+}
+
 /* The column renamed by ALTER TABLE ... RENAME COLUMN or ALTER TYPE ... RENAME ATTRIBUTE. */
 static void
 touch_column_rename(TouchedSet *set, Oid relid, RenameStmt *stmt, const char *tag)
 {
+	List	   *targets = column_targets(relid);
+	HTAB	   *audited = audited_among(targets);
 	ListCell   *lc;
 
-	foreach(lc, column_targets(relid))
+	foreach(lc, targets)
 	{
 		Oid			target = lfirst_oid(lc);
 		Touched    *t = touch(set, target, tag);
 
-		if (rewrite_lists(target, stmt->subname, stmt->newname))
+		if (rewrite_lists(target, stmt->subname, stmt->newname,
+						  hash_search(audited, &target, HASH_FIND, NULL) != NULL))
 			add_rename(set, t, stmt->subname, stmt->newname);
 	}
 }
@@ -1621,6 +1670,33 @@ touch_rewrite(TouchedSet *set, CollectedATSubcmd *sub, Oid objectId, const char 
 	else
 		targets = column_targets(objectId);
 
+	/*
+	 * A column added without a value for its rows (no default, identity,
+	 * generation expression, nor a domain default) changes nothing stored:
+	 * seen once, not per partition.
+	 */
+	if (subtype == AT_AddColumn)
+	{
+		bool		valued = false;
+
+		foreach(lc, targets)
+		{
+			HeapTuple	tup = SearchSysCacheAttName(lfirst_oid(lc), column);
+			Form_pg_attribute att;
+
+			if (!HeapTupleIsValid(tup))
+				continue;
+			att = (Form_pg_attribute) GETSTRUCT(tup);
+			valued = att->atthasdef || att->attidentity || att->attgenerated ||
+				(get_typtype(att->atttypid) == TYPTYPE_DOMAIN &&
+				 get_typdefault(att->atttypid) != NULL);
+			ReleaseSysCache(tup);
+			break;
+		}
+		if (!valued)
+			return;
+	}
+
 	foreach(lc, targets)
 	{
 		Oid			target = lfirst_oid(lc);
@@ -1653,6 +1729,10 @@ touch_rewrite(TouchedSet *set, CollectedATSubcmd *sub, Oid objectId, const char 
 			else if (att->atthasdef)
 				add_rewrite(set, touch(set, target, tag), column, "added", type, "default",
 							column_default(rel, attnum));
+			else if (get_typtype(att->atttypid) == TYPTYPE_DOMAIN &&
+					 get_typdefault(att->atttypid) != NULL)
+				add_rewrite(set, touch(set, target, tag), column, "added", type, "default",
+							expression_text(get_typdefault(att->atttypid), target));
 		}
 		else
 			add_rewrite(set, touch(set, target, tag), column, "expression", type, "generated",
@@ -1827,11 +1907,22 @@ touched_by_commands(TouchedSet *set, List **schemas)
 	}
 }
 
+/* A column dropped, as pg_event_trigger_dropped_objects() reports it. */
+typedef struct DroppedColumn
+{
+	Oid			relid;
+	char	   *column;
+} DroppedColumn;
+
 static void
 touched_by_drops(TouchedSet *set, const char *tag)
 {
 	uint64		n;
 	SPITupleTable *tab;
+	List	   *columns = NIL;
+	List	   *column_rels = NIL;
+	HTAB	   *audited;
+	ListCell   *lc;
 
 	if (SPI_execute("SELECT classid, objid, objsubid, object_type, schema_name, object_name, "
 					"address_names FROM pg_catalog.pg_event_trigger_dropped_objects() "
@@ -1869,20 +1960,15 @@ touched_by_drops(TouchedSet *set, const char *tag)
 			 * A column: the lists forget it.  Each table's column is reported
 			 * (those of the tables below too), so no recursion.
 			 */
-			char	   *column = TextDatumGetCString(names[2]);
-			Touched    *t;
+			DroppedColumn *dc;
 
 			if (get_rel_relkind(objid) == '\0' || get_rel_relkind(objid) == RELKIND_COMPOSITE_TYPE)
 				continue;
-			t = touch(set, objid, tag);
-			if (rewrite_lists(objid, column, NULL))
-			{
-				MemoryContext old = MemoryContextSwitchTo(set->cxt);
-
-				t->drops = lappend(t->drops, pstrdup(column));
-				MemoryContextSwitchTo(old);
-				add_rewrite(set, t, column, "dropped", NULL, NULL, NULL);
-			}
+			dc = palloc(sizeof(DroppedColumn));
+			dc->relid = objid;
+			dc->column = TextDatumGetCString(names[2]);
+			columns = lappend(columns, dc);
+			column_rels = lappend_oid(column_rels, objid);
 		}
 		else if (classid == TriggerRelationId && nnames == 3)
 		{
@@ -1892,6 +1978,24 @@ touched_by_drops(TouchedSet *set, const char *tag)
 
 			if (OidIsValid(relid))
 				touch_tree(set, relid, tag, HINT_NONE);
+		}
+	}
+
+	/* The columns: the lists forget them (after the loop: SPI_tuptable). */
+	audited = audited_among(column_rels);
+	foreach(lc, columns)
+	{
+		DroppedColumn *dc = lfirst(lc);
+		Touched    *t = touch(set, dc->relid, tag);
+
+		if (rewrite_lists(dc->relid, dc->column, NULL,
+						  hash_search(audited, &dc->relid, HASH_FIND, NULL) != NULL))
+		{
+			MemoryContext old = MemoryContextSwitchTo(set->cxt);
+
+			t->drops = lappend(t->drops, pstrdup(dc->column));
+			MemoryContextSwitchTo(old);
+			add_rewrite(set, t, dc->column, "dropped", NULL, NULL, NULL);
 		}
 	}
 }
