@@ -2356,10 +2356,99 @@ apikit_audit_disable(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The quick answer to "has this table an AUDIT row in this log, not
+ * 'dropped'?" for the row trigger: the log's partial index on (relid, op,
+ * id) read backwards and the log's ID from apikit.audit_origin, without SPI
+ * (which costs a backend's first audited write about a millisecond).  The
+ * ID is read once per backend and origin table.  1: yes, 0: no, -1: cannot
+ * tell (the index is missing); the latest snapshot, as spi_as_owner().
+ */
+static int
+quick_prior(Oid relid)
+{
+	static Oid	origin_oid = InvalidOid;
+	static char origin_id[64];
+	Oid			nsp = get_namespace_oid("apikit", true);
+	Oid			origin = OidIsValid(nsp) ? get_relname_relid("audit_origin", nsp) : InvalidOid;
+	Oid			logoid = OidIsValid(nsp) ? get_relname_relid("audit_log", nsp) : InvalidOid;
+	Oid			idxoid = OidIsValid(nsp) ? get_relname_relid("audit_log_table_events", nsp) : InvalidOid;
+	Snapshot	snap;
+	Relation	rel;
+	Relation	idx;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ScanKeyData key[2];
+	int			result = 0;
+
+	if (!OidIsValid(origin) || !OidIsValid(logoid) || !OidIsValid(idxoid))
+		return -1;
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	if (origin != origin_oid)
+	{
+		int			rows = 0;
+
+		rel = table_open(origin, AccessShareLock);
+		scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+
+			if (!isnull)
+				strlcpy(origin_id, TextDatumGetCString(d), sizeof(origin_id));
+			rows++;
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		if (rows != 1)
+		{
+			UnregisterSnapshot(snap);
+			return -1;			/* the SQL path says what is wrong */
+		}
+		origin_oid = origin;
+	}
+
+	rel = table_open(logoid, AccessShareLock);
+	idx = index_open(idxoid, AccessShareLock);
+	/* The index must be the one apikit made: (relid, op, id), partial. */
+	if (idx->rd_index->indnatts < 2 || !idx->rd_index->indisvalid ||
+		idx->rd_index->indkey.values[0] != AUDIT_COL_RELID + 1 ||
+		idx->rd_index->indkey.values[1] != AUDIT_COL_OP + 1)
+		result = -1;
+	else
+	{
+		ScanKeyInit(&key[0], AUDIT_COL_RELID + 1, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(relid));
+		ScanKeyInit(&key[1], AUDIT_COL_OP + 1, BTEqualStrategyNumber, F_TEXTEQ,
+					CStringGetTextDatum("AUDIT"));
+		key[1].sk_collation = idx->rd_indcollation[1];
+		scan = systable_beginscan_ordered(rel, idx, snap, 2, key);
+		tup = systable_getnext_ordered(scan, BackwardScanDirection);
+		if (HeapTupleIsValid(tup))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, AUDIT_COL_NEW_ROW + 1, RelationGetDescr(rel), &isnull);
+			Jsonb	   *row = isnull ? NULL : DatumGetJsonbP(d);
+			char	   *db = get_string(row, "database");
+			char	   *event = get_string(row, "event");
+
+			result = db && strcmp(db, origin_id) == 0 &&
+				!(event && strcmp(event, "dropped") == 0) ? 1 : 0;
+		}
+		systable_endscan_ordered(scan);
+	}
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	UnregisterSnapshot(snap);
+	return result;
+}
+
+/*
  * Before the row trigger's first write to a table: a table with no row in
  * this log (restored, or its triggers made by hand) gets its first one now
  * (see the file header).  Called once per table and backend, when the
- * trigger (re)builds what it caches; one index probe when the row is there.
+ * trigger (re)builds what it caches; one index probe when the row is there
+ * (quick_prior()).
  */
 void
 apikit_audit_first_write(Oid relid, const char *command)
@@ -2369,7 +2458,7 @@ apikit_audit_first_write(Oid relid, const char *command)
 	Touched		t = {0};
 	Touched    *tp = &t;
 
-	if (!OidIsValid(log_owner()))
+	if (!OidIsValid(log_owner()) || quick_prior(relid) == 1)
 		return;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

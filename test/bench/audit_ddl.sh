@@ -16,58 +16,21 @@
 #   test/bench/audit_ddl.sh [PG_CONFIG]       (this tree installed first)
 #   BENCH_PARTITIONS=2000 BENCH_ROUNDS=5 BENCH_PORT=54336
 #   BENCH_BASE_PG_CONFIG=/path/to/other/pg_config BASE_REV=main
-#
-# A second installation is a copy of the first (PostgreSQL's installations
-# are relocatable): cp -a <prefix> /tmp/pgbase.
+#   (a second installation: see servers.sh)
 set -euo pipefail
 pg_config=${1:-pg_config}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-. "$top/tools/common.sh"
+. "$(dirname "$0")/servers.sh"
 parts=${BENCH_PARTITIONS:-2000}
 rounds=${BENCH_ROUNDS:-5}
 port=${BENCH_PORT:-54336}
 base_pg_config=${BENCH_BASE_PG_CONFIG:-}
 base_rev=${BASE_REV:-main}
+conf="max_locks_per_transaction = 512
+shared_buffers = 256MB"
 
-work=$(mktemp -d /tmp/apikit-ddl.XXXXXX)
-chmod 755 "$work"
-ensure_user
-if [ "$(id -u)" = 0 ]; then chown "$apikit_user": "$work"; fi
-servers=()
-cleanup() {
-	for s in "${servers[@]}"; do
-		as_owner "$(cat "$work/$s.bindir")/pg_ctl" -D "$work/$s" -m immediate stop >/dev/null 2>&1 || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-start() {	# name pg_config port
-	local bindir
-	bindir=$("$2" --bindir)
-	echo "$bindir" >"$work/$1.bindir"
-	echo "$3" >"$work/$1.port"
-	as_owner "$bindir/initdb" -D "$work/$1" -U postgres --auth=trust >/dev/null
-	cat >>"$work/$1/postgresql.conf" <<CONF
-port = $3
-listen_addresses = ''
-unix_socket_directories = '$work'
-max_locks_per_transaction = 512
-shared_buffers = 256MB
-CONF
-	as_owner "$bindir/pg_ctl" -D "$work/$1" -l "$work/$1.log" -w start >/dev/null
-	servers+=("$1")
-}
-q() {	# server psql-args...
-	local s=$1
-	shift
-	"$(cat "$work/$s.bindir")/psql" -X -At -q -h "$work" -p "$(cat "$work/$s.port")" -U postgres -d postgres "$@"
-}
-ms() {	# server statement
-	q "$1" -c "DO \$\$ DECLARE t0 timestamptz := clock_timestamp();
-		BEGIN EXECUTE '$2'; RAISE NOTICE 'ms=%', extract(epoch FROM clock_timestamp() - t0) * 1000; END \$\$" 2>&1 |
-		sed -nE 's/.*ms=([0-9.]+).*/\1/p'
-}
+servers_init
+q() { sq "$@"; }
+ms() { sms "$@"; }
 setup() {	# server
 	q "$1" -c 'CREATE EXTENSION apikit' \
 		-c 'CREATE TABLE wide (id int, k int, v text, extra int) PARTITION BY RANGE (k)' \
@@ -83,13 +46,11 @@ event_triggers() {	# server ENABLE|DISABLE
 }
 
 if [ -n "$base_pg_config" ]; then
-	mkdir -p "$work/src"
-	git -C "$top" archive "$base_rev" | tar -x -C "$work/src"
-	make -C "$work/src" -s install PG_CONFIG="$base_pg_config" >/dev/null
-	start base "$base_pg_config" $((port + 1))
+	build_base "$base_pg_config" "$base_rev"
+	server_start base "$base_pg_config" $((port + 1)) "$conf"
 	setup base
 fi
-start tree "$pg_config" "$port"
+server_start tree "$pg_config" "$port" "$conf"
 setup tree
 
 cmds=(rename stats drop add)
@@ -131,7 +92,6 @@ for ((i = 0; i < rounds; i++)); do
 	echo "round $((i + 1)) done" >&2
 done
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {printf "%.1f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 echo "DDL on a table with $parts partitions, median ms of $rounds rounds ($("$pg_config" --version)):"
 printf '%-8s %-9s' table command
 for l in "${labels[@]}"; do
