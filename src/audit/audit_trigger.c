@@ -13,7 +13,16 @@
  * trigger of audit_track.c that records changes to a table's auditing through
  * apikit_audit_write_event(); no role but the log's (superuser) owner holds
  * INSERT, UPDATE or DELETE on it.  A temporary table is refused: any role
- * can create one, and its rows would become permanent records.
+ * can create one, and its rows would become permanent records.  So is any
+ * trigger name but apikit_audit (rows) and apikit_audit_truncate
+ * (TRUNCATE), those audit_enable() makes: a second auditing trigger with
+ * lists of its own, made by a role with TRIGGER on the table, could log a
+ * masked column in clear beside the masked rows.
+ *
+ * Before a table's first row change in a backend (whenever the cached
+ * settings are rebuilt), apikit_audit_first_write() makes sure the table
+ * has an AUDIT row in this log: a restored table, or one whose trigger was
+ * made by hand, gets its first one then (see audit_track.c).
  *
  * What to record about a table is worked out once per trigger and cached;
  * the cache follows the relcache, so ALTER TABLE, a new primary key or a

@@ -348,6 +348,25 @@ like($upgraded->safe_psql('postgres', 'SELECT ok || detail FROM apikit.audit_ver
 	qr/^false.*table public\.customers has been switched off/, 'which audit_verify() reports');
 $upgraded->stop;
 
+# --- SET EXPRESSION (PostgreSQL 17 and later) --------------------------------
+# A generated column given a new expression has new values in every row:
+# an AUDIT row says so, as for other DDL that rewrites values.
+if ($node->pg_version >= 17)
+{
+	$node->safe_psql('postgres', q{
+CREATE TABLE public.gen (id int PRIMARY KEY, a int, g int GENERATED ALWAYS AS (a * 2) STORED);
+SELECT apikit.audit_enable('public.gen');
+INSERT INTO public.gen (id, a) VALUES (1, 1);
+ALTER TABLE public.gen ALTER COLUMN g SET EXPRESSION AS (a * 3);
+});
+	is($node->safe_psql('postgres', q{
+			SELECT new_row->>'event' || ' ' || (new_row->'rewritten')::text FROM apikit.audit_log
+			 WHERE op = 'AUDIT' AND relid = 'public.gen'::regclass ORDER BY id DESC LIMIT 1}),
+		'rewritten [{"type": "integer", "change": "expression", "column": "g", "generated": "(a * 3)"}]',
+		'SET EXPRESSION is an AUDIT row naming the column and its new expression');
+	$node->safe_psql('postgres', 'DROP TABLE public.gen');
+}
+
 # --- a chain cut short by a superuser --------------------------------------
 # A superuser who deletes a row, its audit rows and their block leaves a
 # chain that is consistent in itself: only the digest kept outside shows
