@@ -65,6 +65,9 @@ extern int64 apikit_audit_write_event(Oid relid, const char *schema_name,
 									  const char *table_name, Jsonb *old_row,
 									  Jsonb *new_row, ArrayType *changed_columns);
 
+/* audit_track.c: a table's first AUDIT row, before its first write */
+extern void apikit_audit_first_write(Oid relid, const char *command);
+
 /* audit_seal.c: the scheduler job */
 extern void apikit_audit_seal_job(void);
 

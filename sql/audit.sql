@@ -223,6 +223,7 @@ SELECT rel FROM apikit.audited_tables WHERE rel::text LIKE 'orders%';
 -- partitions created or attached after audit_enable.
 CREATE TABLE orders_asia (LIKE orders);
 ALTER TABLE orders ATTACH PARTITION orders_asia FOR VALUES IN ('asia');
+SELECT table_name, event, changed_columns FROM audit_events ORDER BY id DESC LIMIT 1;
 -- (An attached table gets its TRUNCATE trigger from audit_enable, run again.)
 SELECT apikit.audit_enable('orders');
 CREATE TABLE orders_sub PARTITION OF orders FOR VALUES IN ('sub') PARTITION BY LIST (id);
@@ -613,6 +614,163 @@ ROLLBACK;
 REVOKE ALL ON scratch FROM regress_audit_trigger;
 DROP ROLE regress_audit_trigger;
 
+-- apikit.audit_trigger() runs only as apikit_audit (rows) or
+-- apikit_audit_truncate (TRUNCATE): under another name it would log the
+-- table a second time with lists of its own, and a role with TRIGGER could
+-- have a masked column logged in clear beside the masked rows.
+CREATE TABLE acct (id int PRIMARY KEY, password text, note text);
+SELECT apikit.audit_enable('acct', mask_columns => '{password}');
+INSERT INTO acct VALUES (1, 'hunter1', 'first');
+CREATE ROLE regress_audit_bob;
+GRANT TRIGGER, INSERT, UPDATE ON acct TO regress_audit_bob;
+SET ROLE regress_audit_bob;
+CREATE TRIGGER zzz AFTER INSERT OR UPDATE OR DELETE ON acct
+	FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger('{}', '{}');
+INSERT INTO acct VALUES (2, 'hunter2', 'x');
+RESET ROLE;
+DROP TRIGGER zzz ON acct;
+BEGIN;
+CREATE OR REPLACE TRIGGER apikit_audit_truncate AFTER INSERT ON acct
+	FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger('{}', '{}');
+INSERT INTO acct VALUES (2, 'hunter2', 'x');
+ROLLBACK;
+SELECT count(*) AS in_clear FROM apikit.audit_log WHERE new_row::text LIKE '%hunter%';
+-- The trigger replaced with weaker lists (none, or more excluded): logged,
+-- and reported by audit_verify() for as long as it lasts.
+BEGIN;
+SET ROLE regress_audit_bob;
+CREATE OR REPLACE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON acct
+	FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger();
+INSERT INTO acct VALUES (2, 'hunter2', 'x');
+RESET ROLE;
+SELECT event, changed_columns, db_user FROM audit_events ORDER BY id DESC LIMIT 1;
+SELECT ok, first_bad_id = (SELECT max(id) FROM audit_events) AS names_the_row,
+	   regexp_replace(detail, '\d+', 'N', 'g') AS detail
+  FROM apikit.audit_verify();
+-- Repaired with audit_enable() without lists: the lists last set with it
+-- come back, with a NOTICE; the window stays reported.
+SELECT apikit.audit_enable('acct');
+SELECT mask_columns FROM apikit.audited_tables WHERE rel = 'acct'::regclass;
+SELECT ok, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM apikit.audit_verify();
+ROLLBACK;
+BEGIN;
+SET ROLE regress_audit_bob;
+CREATE OR REPLACE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON acct
+	FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger('{note}', '{password}');
+RESET ROLE;
+SELECT ok, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM apikit.audit_verify();
+ROLLBACK;
+-- A stronger list by hand is no window.
+BEGIN;
+CREATE OR REPLACE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON acct
+	FOR EACH ROW EXECUTE FUNCTION apikit.audit_trigger('{}', '{note,password}');
+SELECT ok FROM apikit.audit_verify();
+ROLLBACK;
+-- Replaced by a trigger that does nothing, then repaired with audit_enable()
+-- without lists: the mask comes back (the trigger had none to keep).
+BEGIN;
+SET ROLE regress_audit_bob;
+CREATE FUNCTION pg_temp.noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+CREATE OR REPLACE TRIGGER apikit_audit AFTER INSERT OR UPDATE OR DELETE ON acct
+	FOR EACH ROW EXECUTE FUNCTION pg_temp.noop();
+RESET ROLE;
+SELECT apikit.audit_enable('acct');
+INSERT INTO acct VALUES (3, 'hunter3', 'x');
+SELECT new_row->>'password' AS password FROM log WHERE table_name = 'acct' ORDER BY id DESC LIMIT 1;
+ROLLBACK;
+-- Renamed, apikit_audit no longer runs: writes fail, and audit_enable()
+-- says why instead of adding a second, unmasked trigger.
+BEGIN;
+ALTER TRIGGER apikit_audit ON acct RENAME TO acct_audit;
+INSERT INTO acct VALUES (4, 'hunter4', 'x');
+ROLLBACK;
+BEGIN;
+ALTER TRIGGER apikit_audit ON acct RENAME TO acct_audit;
+SELECT apikit.audit_enable('acct');
+ROLLBACK;
+-- Disabled with audit_disable() and enabled again without lists: the lists
+-- last set come back.
+BEGIN;
+SELECT apikit.audit_disable('acct');
+SELECT apikit.audit_enable('acct');
+SELECT mask_columns FROM apikit.audited_tables WHERE rel = 'acct'::regclass;
+SELECT apikit.audit_enable('acct', mask_columns => '{}');
+SELECT ok FROM apikit.audit_verify();
+ROLLBACK;
+
+-- DDL that changes stored values without firing row triggers is a row
+-- ("rewritten": which columns, how); audit_row_at() does not show values
+-- the log no longer knows, and a dropped column is gone.  A masked column's
+-- new values (USING, DEFAULT) stay out of the log.
+CREATE TABLE bal (id int PRIMARY KEY, amount int, pin text, skip text);
+SELECT apikit.audit_enable('bal', exclude_columns => '{skip}', mask_columns => '{pin}');
+INSERT INTO bal VALUES (1, 100, '1234', 's');
+SELECT pg_sleep(0.01);
+SELECT clock_timestamp() AS before_ddl \gset
+ALTER TABLE bal ALTER COLUMN amount TYPE bigint USING 0, ADD COLUMN flag boolean DEFAULT true;
+ALTER TABLE bal ALTER COLUMN pin TYPE text USING '9999', ALTER COLUMN skip TYPE varchar(5);
+ALTER TABLE bal ADD COLUMN serial int GENERATED ALWAYS AS IDENTITY,
+	ADD COLUMN twice bigint GENERATED ALWAYS AS (amount * 2) STORED, ADD COLUMN nothing text;
+CREATE DOMAIN cents AS bigint DEFAULT 0;
+ALTER TABLE bal ADD COLUMN fee cents;
+ALTER TABLE bal DROP COLUMN flag;
+SELECT event, new_row->'rewritten' AS rewritten FROM audit_events e
+  JOIN apikit.audit_log l USING (id) WHERE e.table_name = 'bal' AND l.new_row ? 'rewritten' ORDER BY id;
+SELECT apikit.audit_row_at('bal', '{"id": 1}', :'before_ddl') AS before_ddl,
+	   regexp_replace(apikit.audit_row_at('bal', '{"id": 1}', now())::text, '\d{2,}', 'N', 'g') AS after_ddl;
+SELECT op, new_row->>'event' AS event FROM apikit.audit_history('bal', '{"id": 1}');
+-- quote_all_identifiers, which any role may set, changes nothing recorded.
+SELECT max(id) AS before_quoting FROM apikit.audit_log \gset
+SET quote_all_identifiers = on;
+ALTER TABLE bal ADD COLUMN quoted int;
+RESET quote_all_identifiers;
+SELECT count(*) AS rows_written FROM apikit.audit_log WHERE id > :before_quoting;
+DROP TABLE bal;
+DROP DOMAIN cents;
+
+-- Partitions log row changes under the partitioned table's name, and
+-- changes to their own auditing under theirs: a partition switched off and
+-- on is in the history of its rows.
+CREATE TABLE parts (id int, k text, v text, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+CREATE TABLE parts_a PARTITION OF parts FOR VALUES IN ('a');
+CREATE TABLE parts_b PARTITION OF parts FOR VALUES IN ('b');
+SELECT apikit.audit_enable('parts');
+INSERT INTO parts VALUES (1, 'a', 'one'), (1, 'b', 'one');
+BEGIN;
+ALTER TABLE parts_a DISABLE TRIGGER apikit_audit;
+UPDATE parts SET v = 'unlogged' WHERE id = 1;
+ALTER TABLE parts_a ENABLE TRIGGER apikit_audit;
+UPDATE parts SET v = 'logged' WHERE id = 1;
+SELECT op, table_name, new_row->>'event' AS event, new_row->>'v' AS v
+  FROM apikit.audit_history('parts', '{"id": 1, "k": "a"}') ORDER BY id;
+ROLLBACK;
+-- Detaching a partition that has partitions of its own is a decision for
+-- all of them.
+CREATE TABLE parts_c PARTITION OF parts FOR VALUES IN ('c') PARTITION BY LIST (id);
+CREATE TABLE parts_c1 PARTITION OF parts_c FOR VALUES IN (1);
+BEGIN;
+ALTER TABLE parts DETACH PARTITION parts_c;
+SELECT table_name, event FROM audit_events WHERE table_name LIKE 'parts_c%' ORDER BY id DESC LIMIT 2;
+SELECT ok, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM apikit.audit_verify();
+ROLLBACK;
+DROP TABLE parts;
+
+-- Typed tables: ALTER TYPE ... RENAME ATTRIBUTE / DROP ATTRIBUTE ... CASCADE
+-- rename or drop their columns; the lists follow.
+CREATE TYPE person AS (id int, secret text, note text);
+CREATE TABLE people OF person (PRIMARY KEY (id));
+SELECT apikit.audit_enable('people', mask_columns => '{secret}');
+ALTER TYPE person RENAME ATTRIBUTE secret TO hidden CASCADE;
+INSERT INTO people VALUES (1, 'a secret', 'x');
+SELECT new_row FROM log WHERE table_name = 'people';
+SELECT mask_columns FROM apikit.audited_tables WHERE rel = 'people'::regclass;
+ALTER TYPE person DROP ATTRIBUTE hidden CASCADE;
+INSERT INTO people VALUES (2, 'y');
+SELECT mask_columns FROM apikit.audited_tables WHERE rel = 'people'::regclass;
+SELECT event, command, changed_columns FROM audit_events WHERE table_name = 'people' ORDER BY id;
+DROP TABLE people;
+DROP TYPE person;
+
 -- History follows the table through ALTER TABLE ... RENAME, SET SCHEMA and
 -- ALTER SCHEMA ... RENAME; a new table that takes an old name starts a
 -- history of its own.
@@ -661,6 +819,29 @@ SELECT apikit.audit_disable('scratch');
 INSERT INTO scratch VALUES (40, 'after disable');
 SELECT count(*) AS after_disable FROM apikit.audit_log WHERE table_name = 'scratch' AND row_key = '{"id": 40}';
 SELECT rel FROM apikit.audited_tables ORDER BY rel::text;
+
+-- A purge keeps what a table's next change is compared with: each
+-- table's last AUDIT row is written again first ("carried").  A stop after
+-- the purge is still a stop, and one before it is still reported.
+SELECT apikit.audit_seal() > 0 AS sealed;
+SELECT apikit.audit_purge('0 seconds') > 0 AS purged;
+SELECT e.table_name, event, by, new_row->>'carried_event' AS carried_event
+  FROM audit_events e JOIN apikit.audit_log l USING (id) ORDER BY e.table_name;
+ALTER TABLE acct DISABLE TRIGGER apikit_audit;
+UPDATE acct SET note = 'not logged' WHERE id = 1;
+ALTER TABLE acct ENABLE TRIGGER apikit_audit;
+SELECT event, reason FROM audit_events WHERE table_name = 'acct' ORDER BY id DESC LIMIT 2;
+SELECT ok, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM apikit.audit_verify();
+ALTER TABLE acct DISABLE TRIGGER apikit_audit;
+SELECT apikit.audit_seal() > 0 AS sealed;
+SELECT apikit.audit_purge('0 seconds') > 0 AS purged;
+SELECT event, new_row->>'carried_event' AS carried_event, reason
+  FROM audit_events e JOIN apikit.audit_log l USING (id) WHERE e.table_name = 'acct';
+SELECT ok, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM apikit.audit_verify();
+-- Dropped right after a purge: the log says so.
+DROP TABLE acct;
+SELECT event, changed_columns FROM audit_events WHERE table_name = 'acct' ORDER BY id DESC LIMIT 1;
+DROP ROLE regress_audit_bob;
 
 DROP TABLE account, scratch, events, members, orders, typed;
 DROP VIEW log, audit_events;

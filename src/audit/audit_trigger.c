@@ -13,7 +13,16 @@
  * trigger of audit_track.c that records changes to a table's auditing through
  * apikit_audit_write_event(); no role but the log's (superuser) owner holds
  * INSERT, UPDATE or DELETE on it.  A temporary table is refused: any role
- * can create one, and its rows would become permanent records.
+ * can create one, and its rows would become permanent records.  So is any
+ * trigger name but apikit_audit (rows) and apikit_audit_truncate
+ * (TRUNCATE), those audit_enable() makes: a second auditing trigger with
+ * lists of its own, made by a role with TRIGGER on the table, could log a
+ * masked column in clear beside the masked rows.
+ *
+ * Before a table's first row change in a backend (whenever the cached
+ * settings are rebuilt), apikit_audit_first_write() makes sure the table
+ * has an AUDIT row in this log: a restored table, or one whose trigger was
+ * made by hand, gets its first one then (see audit_track.c).
  *
  * What to record about a table is worked out once per trigger and cached;
  * the cache follows the relcache, so ALTER TABLE, a new primary key or a
@@ -332,6 +341,21 @@ build_audit_rel(AuditRel *ar, Relation rel, Trigger *trigger)
 				 errdetail("Audit rows are permanent and a temporary table is not; any role can create one."),
 				 errhint("Drop the trigger \"%s\" from the table.", trigger->tgname)));
 
+	/*
+	 * Only as the triggers audit_enable() makes (partitions' clones have
+	 * their names): under another name it would log the table a second
+	 * time, with lists of its own -- a role with TRIGGER on the table could
+	 * have masked columns logged in clear beside the masked rows.
+	 */
+	if (strcmp(trigger->tgname, TRIGGER_FOR_ROW(trigger->tgtype) ?
+			   "apikit_audit" : "apikit_audit_truncate") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("apikit.audit_trigger() cannot run as trigger \"%s\" on table \"%s\"",
+						trigger->tgname, RelationGetRelationName(rel)),
+				 errdetail("It runs only as the trigger apikit_audit (FOR EACH ROW) or apikit_audit_truncate (FOR EACH STATEMENT, on TRUNCATE), which apikit.audit_enable() creates."),
+				 errhint("Drop the trigger \"%s\", and use apikit.audit_enable().", trigger->tgname)));
+
 	if (trigger->tgnargs != 0 && trigger->tgnargs != 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -413,10 +437,11 @@ build_audit_rel(AuditRel *ar, Relation rel, Trigger *trigger)
  * be reading them.
  */
 static void
-lookup_audit_rel(Relation rel, Trigger *trigger, AuditRel *copy)
+lookup_audit_rel(Relation rel, Trigger *trigger, const char *command, AuditRel *copy)
 {
 	AuditRel   *ar;
 	bool		found;
+	bool		built = false;
 	MemoryContext caller = CurrentMemoryContext;
 
 	if (audit_rels == NULL)
@@ -453,8 +478,23 @@ lookup_audit_rel(Relation rel, Trigger *trigger, AuditRel *copy)
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
+		built = true;
 	}
 	*copy = *ar;
+
+	/*
+	 * A table with no AUDIT row in this log yet (restored, or its trigger
+	 * made by hand while the log was empty) gets its first one before its
+	 * first row change: audit_track.c.  Checked whenever the settings are
+	 * rebuilt, not per row.  (This may deliver invalidations that mark the
+	 * entry stale; the copy stays usable for this call.)
+	 */
+	if (built)
+	{
+		apikit_audit_first_write(copy->log_relid, command);
+		if (copy->relid != copy->log_relid)
+			apikit_audit_first_write(copy->relid, command);
+	}
 }
 
 /*
@@ -1030,7 +1070,11 @@ apikit_audit_trigger(PG_FUNCTION_ARGS)
 
 	init_op_text();
 	rel = td->tg_relation;
-	lookup_audit_rel(rel, td->tg_trigger, &entry);
+	lookup_audit_rel(rel, td->tg_trigger,
+					 TRIGGER_FIRED_BY_INSERT(ev) ? "INSERT" :
+					 TRIGGER_FIRED_BY_UPDATE(ev) ? "UPDATE" :
+					 TRIGGER_FIRED_BY_DELETE(ev) ? "DELETE" : "TRUNCATE",
+					 &entry);
 	ar = &entry;
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(ev))

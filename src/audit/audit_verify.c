@@ -21,10 +21,17 @@
  * It also reads the AUDIT rows (audit_track.c), in order, and reports the
  * windows in which a table's changes went unrecorded because its auditing
  * was switched off outside apikit.audit_enable() and audit_disable(): a
- * trigger disabled, replaced or dropped by hand.  Such a window is a
- * problem (ok is false) even after auditing resumed, since the changes made
- * in it are missing for good.  Auditing stopped with audit_disable(), or
- * a partition detached, is a decision recorded in the log: it is only
+ * trigger disabled, replaced or dropped by hand.  A stop is found from the
+ * flags "audited" and "truncate_audited" going from true to false between
+ * a table's rows, whatever the row calls itself; a row carried before a
+ * purge stands for the row it carries, and a restored table's first row
+ * (which "follows" the dumped table's last) continues that table's state.
+ * Such a window is a problem (ok is false) even after auditing resumed,
+ * since the changes made in it are missing for good.  So is a window in
+ * which a table's lists were weaker than those last set with
+ * audit_enable() ("intended": a column not masked, or excluded, by a
+ * trigger changed by hand).  Auditing stopped with audit_disable(), or a
+ * partition detached, is a decision recorded in the log: it is only
  * mentioned in detail, and ok stays true.
  *
  * The log and the seals are read through two cursors in ID order, in one
@@ -43,6 +50,7 @@
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 #include "audit.h"
 
@@ -187,16 +195,28 @@ typedef struct TableTrack
 	bool		lost_rows;
 	bool		lost_truncate;
 	int64		gap_from;
+	bool		weak;			/* lists weaker than audit_enable set, since weak_from */
+	int64		weak_from;
+	int64		last_id;		/* the table's last AUDIT row */
 	NameData	schema_name;
 	NameData	table_name;
 	char		reason[160];
+	char		weak_what[200];
 } TableTrack;
+
+/* Which table an AUDIT row is the last of: for "follows". */
+typedef struct LastRow
+{
+	int64		id;				/* hash key */
+	TableKey	key;
+} LastRow;
 
 typedef struct Tracker
 {
 	HTAB	   *tables;
+	HTAB	   *last_rows;
 	int64		stops;			/* stopped on purpose */
-	char	   *first_stop;
+	char	   *last_stop;
 } Tracker;
 
 static bool
@@ -222,6 +242,86 @@ key_string(Jsonb *jb, const char *key, char *buf, size_t size)
 	return true;
 }
 
+static int64
+key_int8(Jsonb *jb, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != jbvNumeric)
+		return 0;
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+}
+
+/* Is the string an element of the array (in a container)? */
+static bool
+in_array(JsonbValue *arr, const char *s, int len)
+{
+	JsonbValue	e;
+
+	if (arr == NULL || arr->type != jbvBinary)
+		return false;
+	e.type = jbvString;
+	e.val.string.val = (char *) s;
+	e.val.string.len = len;
+	return findJsonbValueFromContainer(arr->val.binary.data, JB_FARRAY, &e) != NULL;
+}
+
+/*
+ * The first element of "from" that is not in "of", appended to buf as
+ * "what: name"; false if there is none.
+ */
+static bool
+not_in(JsonbValue *from, JsonbValue *of, const char *what, StringInfo buf)
+{
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+
+	if (from == NULL || from->type != jbvBinary)
+		return false;
+	it = JsonbIteratorInit(from->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		if (tok == WJB_ELEM && e.type == jbvString &&
+			!in_array(of, e.val.string.val, e.val.string.len))
+		{
+			appendStringInfo(buf, "%s%s %.*s", buf->len ? "; " : "", what,
+							 e.val.string.len, e.val.string.val);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Are the lists weaker than those last set with audit_enable ("intended")?
+ * A column intended masked that is not, or excluded that is not intended
+ * to be.  Says which in what.
+ */
+static bool
+lists_weaker(Jsonb *row, char *what, size_t size)
+{
+	JsonbValue *intended = getKeyJsonValueFromContainer(&row->root, "intended", 8, NULL);
+	JsonbValue *mask = getKeyJsonValueFromContainer(&row->root, "mask_columns", 12, NULL);
+	JsonbValue *exclude = getKeyJsonValueFromContainer(&row->root, "exclude_columns", 15, NULL);
+	JsonbValue *imask;
+	JsonbValue *iexclude;
+	StringInfoData buf;
+	bool		weak;
+
+	if (intended == NULL || intended->type != jbvBinary ||
+		!JsonContainerIsObject(intended->val.binary.data))
+		return false;
+	imask = getKeyJsonValueFromContainer(intended->val.binary.data, "mask_columns", 12, NULL);
+	iexclude = getKeyJsonValueFromContainer(intended->val.binary.data, "exclude_columns", 15, NULL);
+	initStringInfo(&buf);
+	weak = not_in(imask, mask, "not masked:", &buf);
+	weak |= not_in(exclude, iexclude, "excluded:", &buf);
+	strlcpy(what, buf.data, size);
+	pfree(buf.data);
+	return weak;
+}
+
 static void
 gap_found(Verdict *v, TableTrack *t, int64 until, const char *how)
 {
@@ -238,7 +338,29 @@ gap_found(Verdict *v, TableTrack *t, int64 until, const char *how)
 	t->gap = false;
 }
 
-/* One row of the log, in ID order: follow the tables' auditing. */
+static void
+weak_found(Verdict *v, TableTrack *t, int64 until)
+{
+	if (until > 0)
+		bad(v, 0, t->weak_from,
+			"The lists of table %s.%s were weaker than those set with apikit.audit_enable() from audit row %lld to audit row %lld (%s): its trigger was changed by other means, and those columns were logged in clear or not at all.",
+			NameStr(t->schema_name), NameStr(t->table_name), (long long) t->weak_from,
+			(long long) until, t->weak_what);
+	else
+		bad(v, 0, t->weak_from,
+			"The lists of table %s.%s have been weaker than those set with apikit.audit_enable() since audit row %lld (%s): its trigger was changed by other means, and those columns are logged in clear or not at all.",
+			NameStr(t->schema_name), NameStr(t->table_name), (long long) t->weak_from,
+			t->weak_what);
+	t->weak = false;
+}
+
+/*
+ * One row of the log, in ID order: follow the tables' auditing.  A stop is
+ * a change of the flags from one row to the next (whatever the row calls
+ * it), not made with audit_disable, by DETACH PARTITION or by dropping the
+ * table.  A table's first row that follows a row of another database
+ * (a restore) continues that table's state.
+ */
 static void
 track_row(Tracker *tr, Verdict *v, HeapTuple tup, TupleDesc desc)
 {
@@ -248,11 +370,15 @@ track_row(Tracker *tr, Verdict *v, HeapTuple tup, TupleDesc desc)
 	Jsonb	   *row;
 	TableKey	key;
 	TableTrack *t;
+	LastRow    *lr;
 	bool		found;
 	char		event[32];
 	char		by[64];
 	bool		audited,
 				truncate_audited;
+	bool		exempt;
+	bool		weak;
+	char		weak_what[200];
 	int64		id;
 
 	if (isnull || VARSIZE_ANY_EXHDR(DatumGetPointer(op)) != 5 ||
@@ -271,23 +397,55 @@ track_row(Tracker *tr, Verdict *v, HeapTuple tup, TupleDesc desc)
 	key.relid = DatumGetObjectId(heap_getattr(tup, AUDIT_COL_RELID + 1, desc, &isnull));
 	if (!key_string(row, "event", event, sizeof(event)))
 		event[0] = '\0';
+	/* A row written again before a purge stands for the row it carries. */
+	if (strcmp(event, "carried") == 0 && !key_string(row, "carried_event", event, sizeof(event)))
+		event[0] = '\0';
 	if (!key_string(row, "by", by, sizeof(by)))
 		by[0] = '\0';
 	audited = key_is_true(row, "audited");
 	truncate_audited = key_is_true(row, "truncate_audited");
+	exempt = strcmp(by, "apikit.audit_disable") == 0 || strcmp(event, "disabled") == 0 ||
+		strcmp(event, "detached") == 0 || strcmp(event, "dropped") == 0;
 
 	t = hash_search(tr->tables, &key, HASH_ENTER, &found);
 	if (!found)
 	{
-		t->audited = t->truncate_audited = t->gap = false;
-		t->lost_rows = t->lost_truncate = false;
+		int64		follows = key_int8(row, "follows");
+		LastRow    *prev = follows ? hash_search(tr->last_rows, &follows, HASH_FIND, NULL) : NULL;
+		TableTrack *from = prev ? hash_search(tr->tables, &prev->key, HASH_FIND, NULL) : NULL;
+
+		if (from && from != t)
+		{
+			/* The same table, restored: its state and open windows move here. */
+			TableKey	k = t->key;
+
+			memcpy(t, from, sizeof(TableTrack));
+			t->key = k;
+			from->gap = from->weak = false;
+		}
+		else
+		{
+			memset((char *) t + sizeof(TableKey), 0, sizeof(TableTrack) - sizeof(TableKey));
+			t->audited = audited;
+			t->truncate_audited = truncate_audited;
+			/*
+			 * The earlier rows are gone (purged: this is the row carried
+			 * before the purge) but this one says the table was stopped.
+			 */
+			if (strcmp(event, "stopped") == 0)
+			{
+				t->audited = true;
+				t->truncate_audited = audited ? true : truncate_audited;
+			}
+		}
 	}
 	namestrcpy(&t->schema_name, NameStr(*DatumGetName(heap_getattr(tup, AUDIT_COL_SCHEMA_NAME + 1,
 																	 desc, &isnull))));
 	namestrcpy(&t->table_name, NameStr(*DatumGetName(heap_getattr(tup, AUDIT_COL_TABLE_NAME + 1,
 																	desc, &isnull))));
 
-	if (strcmp(event, "stopped") == 0 && !t->gap)
+	if (!t->gap && !exempt &&
+		((t->audited && !audited) || (t->truncate_audited && !truncate_audited)))
 	{
 		t->gap = true;
 		t->gap_from = id;
@@ -298,28 +456,43 @@ track_row(Tracker *tr, Verdict *v, HeapTuple tup, TupleDesc desc)
 	}
 	else if (t->gap && (!t->lost_rows || audited) && (!t->lost_truncate || truncate_audited))
 		gap_found(v, t, id, "auditing resumed");
-	else if (t->gap && (strcmp(event, "disabled") == 0 || strcmp(event, "dropped") == 0 ||
-						strcmp(event, "detached") == 0))
+	else if (t->gap && exempt)
 		gap_found(v, t, id, strcmp(event, "dropped") == 0 ? "the table was dropped" :
-				  strcmp(event, "disabled") == 0 ? "auditing was stopped with apikit.audit_disable()" :
-				  "the partition was detached");
+				  strcmp(event, "detached") == 0 ? "the partition was detached" :
+				  "auditing was stopped with apikit.audit_disable()");
+
+	/* Lists weaker than audit_enable set, while rows are logged. */
+	weak = audited && lists_weaker(row, weak_what, sizeof(weak_what));
+	if (weak && !t->weak)
+	{
+		t->weak = true;
+		t->weak_from = id;
+		strlcpy(t->weak_what, weak_what, sizeof(t->weak_what));
+	}
+	else if (!weak && t->weak)
+		weak_found(v, t, id);
 
 	if (strcmp(event, "disabled") == 0 || strcmp(event, "detached") == 0)
 	{
-		if (tr->stops++ == 0)
-		{
-			MemoryContext old = MemoryContextSwitchTo(v->cxt);
+		MemoryContext old = MemoryContextSwitchTo(v->cxt);
 
-			tr->first_stop = psprintf("table %s.%s, %s at audit row %lld",
-									  NameStr(t->schema_name), NameStr(t->table_name),
-									  strcmp(event, "disabled") == 0 ?
-									  "with apikit.audit_disable()" : "by DETACH PARTITION",
-									  (long long) id);
-			MemoryContextSwitchTo(old);
-		}
+		tr->stops++;
+		if (tr->last_stop)
+			pfree(tr->last_stop);
+		tr->last_stop = psprintf("table %s.%s, %s at audit row %lld",
+								 NameStr(t->schema_name), NameStr(t->table_name),
+								 strcmp(event, "disabled") == 0 ?
+								 "with apikit.audit_disable()" : "by DETACH PARTITION",
+								 (long long) id);
+		MemoryContextSwitchTo(old);
 	}
 	t->audited = audited;
 	t->truncate_audited = truncate_audited;
+	if (t->last_id)
+		hash_search(tr->last_rows, &t->last_id, HASH_REMOVE, NULL);
+	t->last_id = id;
+	lr = hash_search(tr->last_rows, &id, HASH_ENTER, NULL);
+	lr->key = t->key;
 }
 
 static int64
@@ -389,6 +562,10 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 	ctl.hcxt = CurrentMemoryContext;
 	tracker.tables = hash_create("apikit audit verify tables", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(LastRow);
+	tracker.last_rows = hash_create("apikit audit verify last rows", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	reader_open(&seals, "SELECT block_id, first_id, last_id, row_count, digest, purged_at IS NOT NULL "
@@ -499,8 +676,12 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 
 		hash_seq_init(&seq, tracker.tables);
 		while ((t = hash_seq_search(&seq)) != NULL)
+		{
 			if (t->gap)
 				gap_found(&v, t, 0, NULL);
+			if (t->weak)
+				weak_found(&v, t, 0);
+		}
 	}
 
 	if (have_expected && !expected_found)
@@ -520,10 +701,10 @@ apikit_audit_verify(PG_FUNCTION_ARGS)
 	else if (tracker.stops == 1)
 		/* All is well, but auditing was stopped on purpose: say so. */
 		result[4] = CStringGetTextDatum(psprintf("Auditing was stopped on purpose once: %s.",
-												 tracker.first_stop));
+												 tracker.last_stop));
 	else if (tracker.stops > 1)
-		result[4] = CStringGetTextDatum(psprintf("Auditing was stopped on purpose %lld times; the first: %s.",
-												 (long long) tracker.stops, tracker.first_stop));
+		result[4] = CStringGetTextDatum(psprintf("Auditing was stopped on purpose %lld times; the latest: %s.",
+												 (long long) tracker.stops, tracker.last_stop));
 	else
 		resnulls[4] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(resdesc), result, resnulls)));

@@ -79,6 +79,24 @@ CREATE TABLE apikit.audit_seal_pending (
 	horizon_xid xid8 NOT NULL
 );
 
+-- Which log a row was written in.  A table is its OID only within the
+-- database whose log this is; every AUDIT row records this ID, so that a
+-- row of another database (a dump's) is never taken for one of this
+-- database's tables.  A random ID made here, not dumped: pg_upgrade,
+-- CREATE DATABASE ... TEMPLATE and physical backups keep the table's file,
+-- the ID and the OIDs (they mean the same tables), while a restore, --clean
+-- included, runs CREATE EXTENSION again and gets a new ID (its OIDs are
+-- new).
+CREATE TABLE apikit.audit_origin (
+	database_id text PRIMARY KEY,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE UNIQUE INDEX audit_origin_one_row ON apikit.audit_origin ((true));
+INSERT INTO apikit.audit_origin (database_id) VALUES (pg_catalog.gen_random_uuid()::text);
+
+COMMENT ON TABLE apikit.audit_origin IS
+	'The ID of this database''s audit log, which AUDIT rows record; not dumped, made by CREATE EXTENSION';
+
 -- pg_dump keeps the log, the seals and the sequence's position.
 SELECT pg_catalog.pg_extension_config_dump('apikit.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('apikit.audit_log_id_seq', '');
@@ -86,8 +104,8 @@ SELECT pg_catalog.pg_extension_config_dump('apikit.audit_seals', '');
 
 -- Only the trigger writes the log, and only superusers change it.
 REVOKE ALL ON apikit.audit_log, apikit.audit_seals, apikit.audit_seal_pending,
-	apikit.audit_log_id_seq FROM PUBLIC;
-GRANT SELECT ON apikit.audit_log, apikit.audit_seals TO apikit_auditor;
+	apikit.audit_log_id_seq, apikit.audit_origin FROM PUBLIC;
+GRANT SELECT ON apikit.audit_log, apikit.audit_seals, apikit.audit_origin TO apikit_auditor;
 
 CREATE FUNCTION apikit.audit_trigger()
 RETURNS trigger
@@ -223,30 +241,72 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION apikit.audit_track() IS
 	'Internal: event trigger that logs changes to a table''s auditing and follows column renames';
 
+-- (ALTER TYPE: renaming or dropping an attribute of a composite type with
+-- CASCADE renames or drops the column of every table of that type.)
 CREATE EVENT TRIGGER apikit_audit_track_ddl ON ddl_command_end
 	WHEN TAG IN ('ALTER TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE TABLE',
-				 'ALTER SCHEMA', 'ALTER FOREIGN TABLE', 'CREATE FOREIGN TABLE')
+				 'ALTER SCHEMA', 'ALTER FOREIGN TABLE', 'CREATE FOREIGN TABLE',
+				 'ALTER TYPE')
 	EXECUTE FUNCTION apikit.audit_track();
 CREATE EVENT TRIGGER apikit_audit_track_drop ON sql_drop
 	EXECUTE FUNCTION apikit.audit_track();
 
--- The database an AUDIT row was written in: a table's OID means that table
--- only there.
+-- The ID of this database's log (apikit.audit_origin), as AUDIT rows
+-- record it.
 CREATE FUNCTION apikit.audit_database_id()
 RETURNS text
-AS 'MODULE_PATHNAME', 'apikit_audit_database_id'
-LANGUAGE C STABLE STRICT PARALLEL SAFE;
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT database_id FROM apikit.audit_origin
+$$;
 
 COMMENT ON FUNCTION apikit.audit_database_id() IS
-	'Internal: "<system identifier>:<database OID>", as AUDIT rows record it';
+	'Internal: the ID of this database''s audit log, as AUDIT rows record it';
+
+-- The row a table's first AUDIT row in this database follows: the last
+-- AUDIT row of the table that had its name in another database (the one a
+-- dump came from), when that table still had the name at the end of that
+-- database's log, was not dropped, and no table of this database follows
+-- it already.  A table of this database that had the name before (dropped,
+-- or renamed) is another table.  Only rows before "before" count.  The
+-- event trigger asks when it writes a table's first row (audit_track.c),
+-- audit_lineage() for a table that has no row yet.
+CREATE FUNCTION apikit.audit_predecessor(schema_name text, table_name text,
+	database text, before bigint)
+RETURNS bigint
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT p.id
+	  FROM (SELECT l.id, l.relid, l.new_row->>'database' AS db, l.new_row->>'event' AS event
+			  FROM apikit.audit_log l
+			 WHERE l.schema_name = $1::name AND l.table_name = $2::name AND l.op = 'AUDIT' AND l.id < $4
+			 ORDER BY l.id DESC LIMIT 1) p
+	 WHERE p.db <> $3 AND p.event <> 'dropped'
+	   AND p.id = (SELECT max(l.id) FROM apikit.audit_log l
+					WHERE l.relid = p.relid AND l.op = 'AUDIT' AND l.row_key IS NULL
+					  AND l.new_row->>'database' = p.db AND l.id < $4)
+	   AND NOT EXISTS (SELECT FROM apikit.audit_log f
+					   WHERE f.op = 'AUDIT' AND f.row_key IS NULL AND f.id < $4
+						 AND f.new_row->>'database' = $3
+						 AND f.new_row->>'follows' = p.id::text)
+$$;
+
+COMMENT ON FUNCTION apikit.audit_predecessor(text, text, text, bigint) IS
+	'Internal: the AUDIT row of another database that a table of this one continues';
 
 -- What audit_enable() does; audit_enable() runs it and then writes one
 -- AUDIT row per table it changed.  Called directly, it works the same, but
--- its changes are logged as DDL, not as audit_enable's.
+-- its changes are logged as DDL, not as audit_enable's.  A list not given
+-- is the one the log says was last set with audit_enable() ("logged":
+-- {"exclude_columns": [...], "mask_columns": [...]}, which only
+-- audit_enable() can read and pass), else the trigger's.
 CREATE FUNCTION apikit.audit_apply_enable(
 	rel regclass,
 	exclude_columns text[],
-	mask_columns text[])
+	mask_columns text[],
+	logged jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -260,6 +320,10 @@ DECLARE
 	cur_mask text[] := '{}';
 	audited boolean;
 	changes text[] := '{}';
+	from_log boolean;
+	stray record;
+	logged_exclude text[];
+	logged_mask text[];
 BEGIN
 	IF rel IS NULL THEN
 		RAISE EXCEPTION 'rel must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -287,7 +351,7 @@ BEGIN
 	-- apikit's configuration tables can be audited like any other; the
 	-- log's own cannot.
 	IF rel IN ('apikit.audit_log'::regclass, 'apikit.audit_seals'::regclass,
-			   'apikit.audit_seal_pending'::regclass) THEN
+			   'apikit.audit_seal_pending'::regclass, 'apikit.audit_origin'::regclass) THEN
 		RAISE EXCEPTION '"%" is part of the audit log and cannot be audited', rel
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = CASE rel
@@ -295,6 +359,8 @@ BEGIN
 						'Auditing the audit log would log every row it logs; apikit.audit_verify() finds changes to it.'
 					WHEN 'apikit.audit_seals'::regclass THEN
 						'Sealing writes it; apikit.audit_verify() finds changes to it.'
+					WHEN 'apikit.audit_origin'::regclass THEN
+						'It holds the ID of this database''s log, written once by CREATE EXTENSION.'
 					ELSE 'Sealing rewrites it at every run; it is no evidence of anything.' END;
 	END IF;
 	IF cls.relpersistence = 't' THEN
@@ -314,7 +380,26 @@ BEGIN
 							  ELSE 'Pass a table or a partitioned table.' END;
 	END IF;
 
-	-- The current lists are kept where none is given.
+	-- apikit.audit_trigger() runs only under the names it is made with
+	-- (audit_trigger.c): a trigger renamed, or made by hand under another
+	-- name, makes every write to the table fail.  Say so now.
+	SELECT t.tgname, t.tgrelid::regclass AS tab INTO stray
+	  FROM pg_trigger t
+	 WHERE t.tgrelid IN (SELECT p.relid FROM pg_partition_tree(rel) p)
+	   AND t.tgfoid = 'apikit.audit_trigger()'::regprocedure
+	   AND t.tgname NOT IN ('apikit_audit', 'apikit_audit_truncate')
+	 ORDER BY t.tgrelid, t.tgname LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'trigger "%" on table "%" runs apikit.audit_trigger() under another name', stray.tgname, stray.tab
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'apikit.audit_trigger() runs only as the trigger apikit_audit (row changes) or apikit_audit_truncate (TRUNCATE); under any other name it refuses to run, so writes to the table fail.',
+				  HINT = format('Drop the trigger, or rename it back: ALTER TRIGGER %I ON %s RENAME TO apikit_audit.',
+								stray.tgname, stray.tab);
+	END IF;
+
+	-- The current lists are kept where none is given: those last set with
+	-- audit_enable, as the log has them (followed through column renames
+	-- and drops), else the trigger's.
 	SELECT apikit.audit_trigger_args(t.tgargs) INTO cur
 	  FROM pg_trigger t
 	 WHERE t.tgrelid = rel AND t.tgname = 'apikit_audit' AND t.tgparentid = 0
@@ -324,10 +409,17 @@ BEGIN
 		cur_exclude := coalesce(cur[1]::text[], '{}');
 		cur_mask := coalesce(cur[2]::text[], '{}');
 	END IF;
+	IF jsonb_typeof(logged) = 'object' THEN
+		logged_exclude := ARRAY(SELECT jsonb_array_elements_text(logged->'exclude_columns'));
+		logged_mask := ARRAY(SELECT jsonb_array_elements_text(logged->'mask_columns'));
+	END IF;
+	from_log := (exclude_columns IS NULL AND logged_exclude IS NOT NULL)
+		OR (mask_columns IS NULL AND logged_mask IS NOT NULL);
 	exclude_columns := ARRAY(SELECT DISTINCT c COLLATE "C"
-							   FROM unnest(coalesce(exclude_columns, cur_exclude)) c ORDER BY 1);
+							   FROM unnest(coalesce(exclude_columns, logged_exclude, cur_exclude)) c
+							  ORDER BY 1);
 	mask_columns := ARRAY(SELECT DISTINCT c COLLATE "C"
-							FROM unnest(coalesce(mask_columns, cur_mask)) c ORDER BY 1);
+							FROM unnest(coalesce(mask_columns, logged_mask, cur_mask)) c ORDER BY 1);
 
 	FOREACH col IN ARRAY exclude_columns || mask_columns LOOP
 		IF NOT EXISTS (SELECT FROM pg_attribute
@@ -372,9 +464,17 @@ BEGIN
 	IF audited AND NOT (mask_columns @> cur_mask AND cur_mask @> mask_columns) THEN
 		changes := changes || format('mask_columns was %s and is now %s.', cur_mask, mask_columns);
 	END IF;
-	IF changes <> '{}' THEN
+	IF changes <> '{}' AND from_log THEN
+		RAISE NOTICE 'audit settings of "%" changed', rel
+			USING DETAIL = array_to_string(changes, ' '),
+				  HINT = 'A list not given is the one last set with apikit.audit_enable(), as the log has it; the trigger''s had been changed by other means.';
+	ELSIF changes <> '{}' THEN
 		RAISE NOTICE 'audit settings of "%" changed', rel
 			USING DETAIL = array_to_string(changes, ' ');
+	ELSIF NOT audited AND from_log AND (exclude_columns <> '{}' OR mask_columns <> '{}') THEN
+		RAISE NOTICE 'audit settings of "%" restored from the log', rel
+			USING DETAIL = format('exclude_columns is %s and mask_columns is %s, as last set with apikit.audit_enable().',
+								  exclude_columns, mask_columns);
 	END IF;
 
 	EXECUTE format('CREATE OR REPLACE TRIGGER apikit_audit '
@@ -389,7 +489,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION apikit.audit_apply_enable(regclass, text[], text[]) IS
+COMMENT ON FUNCTION apikit.audit_apply_enable(regclass, text[], text[], jsonb) IS
 	'Internal: what apikit.audit_enable() does, without its AUDIT row';
 
 -- A C function, so that only it can mark its AUDIT rows as its own.
@@ -503,10 +603,14 @@ COMMENT ON FUNCTION apikit.audit_check_key(regclass, jsonb) IS
 -- (by relid: renames and SET SCHEMA do not matter), then, if the table was
 -- restored from a dump, the rows of the table it was dumped from, and so
 -- on.  The first AUDIT row of a restored table names the row it follows
--- (audit_track.c decides, when the trigger is created); every AUDIT row
--- repeats the ID of its run's first row.  A run: rows with that relid from
--- first_id up to, not including, next_id; its AUDIT rows are those written
--- in that database.  Newest run first.
+-- (audit_predecessor(), asked when the row is written); every AUDIT row
+-- repeats the ID of its run's first row ("since") and the link.  A table
+-- with no AUDIT row in this database yet (restored, and neither written
+-- nor altered since: audit_track.c writes a table's first row when that is
+-- safe) has no rows of its own; its history is that of the table it was
+-- dumped from, whose rows all come before this database's first.  A run:
+-- rows with that relid from first_id up to, not including, next_id; its
+-- AUDIT rows are those written in that database.  Newest run first.
 CREATE FUNCTION apikit.audit_lineage(rel regclass,
 	OUT relid oid, OUT database text, OUT first_id bigint, OUT next_id bigint)
 RETURNS SETOF record
@@ -516,6 +620,7 @@ AS $$
 DECLARE
 	s record;
 	runs int := 0;
+	follows bigint;
 BEGIN
 	relid := rel;
 	database := apikit.audit_database_id();
@@ -527,37 +632,76 @@ BEGIN
 		   AND l.id < audit_lineage.next_id
 		   AND l.new_row->>'database' = audit_lineage.database
 		 ORDER BY l.id DESC LIMIT 1;
-		IF NOT FOUND THEN
-			-- No AUDIT row of the run is left (purged): its rows are those
-			-- after the last one of a table that had the OID elsewhere.
-			SELECT coalesce(max(l.id) + 1, 0) INTO first_id
+		IF NOT FOUND OR s.new_row->>'event' = 'dropped' THEN
+			-- (A dropped table had the OID: this one has no row yet.)
+			EXIT WHEN runs > 0;
+			SELECT apikit.audit_predecessor(n.nspname::text, c.relname::text, audit_lineage.database,
+											9223372036854775807)
+			  INTO follows
+			  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			 WHERE c.oid = rel;
+			SELECT coalesce(min(l.id), 9223372036854775807) INTO next_id
+			  FROM apikit.audit_log l
+			 WHERE l.op = 'AUDIT' AND l.new_row->>'database' = audit_lineage.database;
+		ELSE
+			-- (Two first writers of a restored table may each have written a
+			-- first row: the run starts at the earlier.)
+			SELECT least(coalesce((s.new_row->>'since')::bigint, s.id), min(l.id)) INTO first_id
 			  FROM apikit.audit_log l
 			 WHERE l.relid = audit_lineage.relid AND l.op = 'AUDIT' AND l.row_key IS NULL
-			   AND l.id < audit_lineage.next_id;
+			   AND l.id <= s.id AND l.new_row->>'database' = audit_lineage.database
+			   AND l.id > coalesce((SELECT max(d.id) FROM apikit.audit_log d
+									 WHERE d.relid = audit_lineage.relid AND d.op = 'AUDIT'
+									   AND d.row_key IS NULL AND d.id < s.id
+									   AND d.new_row->>'database' = audit_lineage.database
+									   AND d.new_row->>'event' = 'dropped'), 0);
 			RETURN NEXT;
-			RETURN;
+			follows := (s.new_row->>'follows')::bigint;
+			next_id := first_id;
 		END IF;
-		IF s.new_row->>'event' = 'dropped' THEN
-			-- A dropped table had the OID; this one has no AUDIT row yet.
-			first_id := s.id + 1;
-			RETURN NEXT;
-			RETURN;
-		END IF;
-		first_id := coalesce((s.new_row->>'since')::bigint, s.id);
-		RETURN NEXT;
 		runs := runs + 1;
-		EXIT WHEN NOT s.new_row ? 'follows' OR runs >= 1000;
+		EXIT WHEN follows IS NULL OR runs >= 1000;
 		SELECT l.relid, l.new_row->>'database' INTO relid, database
 		  FROM apikit.audit_log l
-		 WHERE l.id = (s.new_row->>'follows')::bigint;
+		 WHERE l.id = follows;
 		EXIT WHEN NOT FOUND;	-- purged
-		next_id := first_id;
 	END LOOP;
 END
 $$;
 
 COMMENT ON FUNCTION apikit.audit_lineage(regclass) IS
 	'Internal: the runs of log rows that are one table''s history, across renames and restores';
+
+-- The AUDIT rows of a table that belong in the history of one of its
+-- rows: all of the table's own, and those of the partitions below it (a
+-- partition's row changes are logged under the partitioned table's name,
+-- changes to its auditing under its own) that switched a partition's
+-- auditing off or on, or rewrote its values.
+CREATE FUNCTION apikit.audit_table_events(rel regclass)
+RETURNS SETOF apikit.audit_log
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT l.*
+	  FROM apikit.audit_lineage(rel) e
+	  JOIN apikit.audit_log l
+		ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
+	 WHERE l.op = 'AUDIT' AND l.row_key IS NULL AND l.new_row->>'database' = e.database
+	UNION ALL
+	SELECT l.*
+	  FROM pg_partition_tree(rel) t
+	  CROSS JOIN LATERAL apikit.audit_lineage(t.relid) e
+	  JOIN apikit.audit_log l
+		ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
+	 WHERE t.relid <> rel
+	   AND l.op = 'AUDIT' AND l.row_key IS NULL AND l.new_row->>'database' = e.database
+	   AND (l.changed_columns && '{audited,truncate_audited}' OR l.new_row ? 'rewritten'
+			OR (l.new_row->>'event' IN ('stopped', 'carried')
+				AND NOT (l.new_row->>'audited')::boolean))
+$$;
+
+COMMENT ON FUNCTION apikit.audit_table_events(regclass) IS
+	'Internal: the AUDIT rows that belong in the history of a row of a table';
 
 CREATE FUNCTION apikit.audit_history(rel regclass, key jsonb)
 RETURNS SETOF apikit.audit_log
@@ -566,8 +710,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM apikit.audit_check_key(rel, key);
-	-- The row's changes, and (when it has any) the changes to the table's
-	-- auditing.
+	-- The row's changes, and (when it has any) the changes to the auditing
+	-- of its table and of the partitions below it.
 	RETURN QUERY
 		WITH e AS MATERIALIZED (SELECT * FROM apikit.audit_lineage(rel)),
 		r AS MATERIALIZED (
@@ -577,11 +721,7 @@ BEGIN
 			 WHERE l.row_key = key)
 		SELECT * FROM r
 		UNION ALL
-		SELECT l.*
-		  FROM e JOIN apikit.audit_log l
-			ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
-		 WHERE l.op = 'AUDIT' AND l.row_key IS NULL AND l.new_row->>'database' = e.database
-		   AND EXISTS (SELECT FROM r)
+		SELECT * FROM apikit.audit_table_events(rel) WHERE EXISTS (SELECT FROM r)
 		 ORDER BY id;
 END
 $$;
@@ -596,7 +736,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	first_after bigint;
+	last_id bigint;
 	result jsonb;
+	w record;
+	c jsonb;
 BEGIN
 	PERFORM apikit.audit_check_key(rel, key);
 	IF at IS NULL THEN
@@ -613,8 +756,8 @@ BEGIN
 		ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
 	 WHERE l.row_key = key AND l.ts > at;
 	WITH e AS MATERIALIZED (SELECT * FROM apikit.audit_lineage(rel))
-	SELECT CASE WHEN x.op IN ('DELETE', 'TRUNCATE') THEN NULL ELSE x.new_row END
-	  INTO result
+	SELECT x.id, CASE WHEN x.op IN ('DELETE', 'TRUNCATE') THEN NULL ELSE x.new_row END
+	  INTO last_id, result
 	  FROM (SELECT l.id, l.op, l.new_row
 			  FROM e JOIN apikit.audit_log l
 				ON l.relid = e.relid AND l.id >= e.first_id AND l.id < e.next_id
@@ -628,6 +771,25 @@ BEGIN
 			   AND l.ts <= at AND l.id < coalesce(first_after, 9223372036854775807)) x
 	 ORDER BY x.id DESC
 	 LIMIT 1;
+	-- DDL that changed stored values since (ALTER COLUMN ... TYPE, ADD
+	-- COLUMN with a default, DROP COLUMN: AUDIT rows with "rewritten"): the
+	-- log does not have the new values.  A column rewritten says so and
+	-- where; a column dropped is gone.
+	IF result IS NOT NULL THEN
+		FOR w IN SELECT t.id, t.new_row->'rewritten' AS cols
+				   FROM apikit.audit_table_events(rel) t
+				  WHERE t.new_row ? 'rewritten' AND t.id > last_id AND t.ts <= at
+				  ORDER BY t.id LOOP
+			FOR c IN SELECT jsonb_array_elements(w.cols) LOOP
+				IF c->>'change' = 'dropped' THEN
+					result := result - (c->>'column');
+				ELSE
+					result := jsonb_set(result, ARRAY[c->>'column'],
+										jsonb_build_object('$apikit_rewritten', w.id));
+				END IF;
+			END LOOP;
+		END LOOP;
+	END IF;
 	RETURN result;
 END
 $$;
@@ -671,6 +833,18 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION apikit.audit_verify(text) IS
 	'Recomputes every audit row hash and block digest; checks the chain against a digest kept outside';
 
+-- For audit_purge(): writes again, as a new AUDIT row, each table's last
+-- AUDIT row of this database that is not after "through" (see
+-- audit_track.c).  What it writes is worked out from the tables, never
+-- from its caller; superusers only.
+CREATE FUNCTION apikit.audit_carry(through bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'apikit_audit_carry'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION apikit.audit_carry(bigint) IS
+	'Internal: before a purge, writes each table''s last AUDIT row again; returns the rows written';
+
 CREATE FUNCTION apikit.audit_purge(older_than interval)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -681,6 +855,7 @@ DECLARE
 	b record;
 	deleted bigint := 0;
 	n bigint;
+	through bigint;
 BEGIN
 	IF older_than IS NULL THEN
 		RAISE EXCEPTION 'older_than must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -695,10 +870,24 @@ BEGIN
 	LOCK TABLE apikit.audit_seals IN SHARE ROW EXCLUSIVE MODE;
 	-- Whole blocks, oldest first, while every row in them is old enough.
 	-- Their seal rows stay (marked purged) so the chain still verifies.
+	SELECT max(s.last_id) INTO through
+	  FROM apikit.audit_seals s
+	 WHERE s.purged_at IS NULL
+	   AND s.block_id < coalesce((SELECT min(k.block_id) FROM apikit.audit_seals k
+								   WHERE k.purged_at IS NULL
+									 AND EXISTS (SELECT FROM apikit.audit_log l
+												 WHERE l.id BETWEEN k.first_id AND k.last_id
+												   AND l.ts >= cutoff)),
+								 9223372036854775807);
+	IF through IS NULL THEN
+		RETURN 0;
+	END IF;
+	-- A table's last AUDIT row is what its next change is compared with
+	-- (audit_track.c): one about to go is written again first, as a new row
+	-- (event "carried"), so that a stop after the purge is still a stop.
+	PERFORM apikit.audit_carry(through);
 	FOR b IN SELECT block_id, first_id, last_id FROM apikit.audit_seals
-			  WHERE purged_at IS NULL ORDER BY block_id LOOP
-		EXIT WHEN EXISTS (SELECT FROM apikit.audit_log
-						  WHERE id BETWEEN b.first_id AND b.last_id AND ts >= cutoff);
+			  WHERE purged_at IS NULL AND last_id <= through ORDER BY block_id LOOP
 		DELETE FROM apikit.audit_log WHERE id BETWEEN b.first_id AND b.last_id;
 		GET DIAGNOSTICS n = ROW_COUNT;
 		deleted := deleted + n;
@@ -723,11 +912,14 @@ COMMENT ON FUNCTION apikit.audit_redact(regclass, jsonb, text[]) IS
 REVOKE ALL ON FUNCTION apikit.audit_seal(), apikit.audit_digest(), apikit.audit_verify(text),
 	apikit.audit_history(regclass, jsonb), apikit.audit_row_at(regclass, jsonb, timestamptz),
 	apikit.audit_lineage(regclass), apikit.audit_database_id(),
+	apikit.audit_predecessor(text, text, text, bigint), apikit.audit_table_events(regclass),
+	apikit.audit_carry(bigint),
 	apikit.audit_purge(interval), apikit.audit_redact(regclass, jsonb, text[]) FROM PUBLIC;
 -- Sealing holds a lock on audit_seals until its transaction ends: a role
 -- that could call it could stall sealing, so it is not granted; the
 -- scheduler runs it as a superuser.
 GRANT EXECUTE ON FUNCTION apikit.audit_digest(), apikit.audit_verify(text),
 	apikit.audit_history(regclass, jsonb), apikit.audit_row_at(regclass, jsonb, timestamptz),
-	apikit.audit_lineage(regclass), apikit.audit_database_id()
+	apikit.audit_lineage(regclass), apikit.audit_database_id(),
+	apikit.audit_predecessor(text, text, text, bigint), apikit.audit_table_events(regclass)
 	TO apikit_auditor;

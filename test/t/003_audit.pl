@@ -1,7 +1,9 @@
 # Audit logging with real servers: the scheduler seals on its own; a
 # hot standby verifies; pg_dump/pg_restore keeps the log, the seals and the
 # audited tables, and auditing goes on after the restore, with masks and
-# history following a table and a column renamed before the dump; a chain cut short
+# history following a table and a column renamed before the dump; a
+# parallel pg_restore writes nothing while it loads the log; history and
+# stops survive a template copy, pg_restore --clean and pg_upgrade; a chain cut short
 # by a superuser is caught with the digest kept outside; and after kill -9
 # of a backend, and of the postmaster with all its processes, during
 # concurrent audited writes, the log matches the committed changes exactly.
@@ -11,6 +13,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use Cwd qw(getcwd);
 
 my $node = PostgreSQL::Test::Cluster->new('primary');
 $node->init(allows_streaming => 1);
@@ -174,7 +177,7 @@ is($node->safe_psql('restored', q{
 		SELECT string_agg(new_row->>'event' || ':' || (relid = 'items'::regclass)::text
 						  || ':' || (new_row ? 'follows')::text, ',' ORDER BY id)
 		  FROM apikit.audit_history('items', '{"id": 1}') WHERE op = 'AUDIT'}),
-	'enabled:false:false,enabled:true:true,enabled:true:true',
+	'enabled:false:false,restored:true:true',
 	'the restore is in the history: the restored triggers follow the dumped table');
 $node->safe_psql('restored', "UPDATE accounts SET pw_legacy = 'third secret', pw = 'still clear' WHERE id = 1");
 is($node->safe_psql('restored', q{
@@ -194,6 +197,175 @@ is($node->safe_psql('restored',
 is($node->safe_psql('restored', 'SELECT apikit.audit_seal() >= 1'), 't', 'new rows are sealed');
 is($node->safe_psql('restored', "SELECT ok FROM apikit.audit_verify('$digest')"),
 	't', 'onto the restored chain');
+
+# --- parallel pg_restore ------------------------------------------------------
+# A restore creates the triggers of its tables while the log's rows and its
+# sequence may still be loading (pg_restore -j does both at once): nothing
+# is written then; a restored table's first AUDIT row comes with its first
+# write, and its history spans the restore from the start.
+$node->safe_psql('postgres', 'CREATE DATABASE par');
+$node->safe_psql('par', q{
+CREATE EXTENSION apikit;
+CREATE TABLE public.t1 (id int PRIMARY KEY, v text);
+CREATE TABLE public.t2 (id int PRIMARY KEY, v text);
+CREATE TABLE public.t3 (id int PRIMARY KEY, v text, secret text);
+SELECT apikit.audit_enable('public.t1');
+SELECT apikit.audit_enable('public.t2');
+SELECT apikit.audit_enable('public.t3', mask_columns => '{secret}');
+INSERT INTO public.t1 SELECT g, 'v' || g FROM generate_series(1, 3000) g;
+INSERT INTO public.t2 SELECT g, 'v' || g FROM generate_series(1, 3000) g;
+INSERT INTO public.t3 SELECT g, 'v' || g, 's' || g FROM generate_series(1, 3000) g;
+SELECT apikit.audit_seal();
+});
+my $par_max = $node->safe_psql('par', 'SELECT max(id) FROM apikit.audit_log');
+my $par_digest = $node->safe_psql('par', 'SELECT apikit.audit_digest()');
+my $par_t3 = $node->safe_psql('par', "SELECT id FROM apikit.audit_log WHERE op = 'AUDIT' AND table_name = 't3'");
+my $par_dump = $node->basedir . '/par.dump';
+system_or_bail('pg_dump', '-Fc', '-f', $par_dump, '-h', $node->host, '-p', $node->port, 'par');
+for my $round (1 .. 3)
+{
+	my $db = "par_$round";
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	my ($pout, $perr);
+	my $pok = IPC::Run::run(['pg_restore', '-j', '4', '-d', $db, '-h', $node->host, '-p', $node->port, $par_dump],
+		'>', \$pout, '2>', \$perr);
+	ok($pok && $perr eq '', "pg_restore -j 4 succeeds (round $round)") or diag($perr);
+	is($node->safe_psql($db, q{
+			SELECT count(*) FROM pg_trigger WHERE tgname IN ('apikit_audit', 'apikit_audit_truncate')}),
+		'6', "every apikit trigger was restored (round $round)");
+	is($node->safe_psql($db, "SELECT count(*) FROM apikit.audit_log WHERE id > $par_max"),
+		'0', "the restore wrote nothing into the log (round $round)");
+	is($node->safe_psql($db, "SELECT ok FROM apikit.audit_verify('$par_digest')"),
+		't', "the restored log verifies (round $round)");
+}
+is($node->safe_psql('par_1', q{
+		SELECT string_agg(op, ',' ORDER BY id) FROM apikit.audit_history('public.t3', '{"id": 7}')}),
+	'AUDIT,INSERT', 'before its first write, a restored table has the history of the dumped one');
+$node->safe_psql('par_1', q{UPDATE public.t3 SET v = 'after', secret = 'x' WHERE id = 7});
+is($node->safe_psql('par_1', q{
+		SELECT string_agg(op || ':' || coalesce(new_row->>'event', new_row->>'secret'), ',' ORDER BY id)
+		  FROM apikit.audit_history('public.t3', '{"id": 7}')}),
+	'AUDIT:enabled,INSERT:[masked],AUDIT:restored,UPDATE:[masked]',
+	'its first write writes its first AUDIT row, then the change');
+is($node->safe_psql('par_1', q{
+		SELECT new_row->>'follows' FROM apikit.audit_log WHERE op = 'AUDIT' AND relid = 'public.t3'::regclass}),
+	$par_t3, 'which follows the dumped table\'s last AUDIT row');
+$node->safe_psql('par_1', 'ALTER TABLE public.t1 DISABLE TRIGGER apikit_audit');
+is($node->safe_psql('par_1', q{
+		SELECT string_agg(new_row->>'event', ',' ORDER BY id) FROM apikit.audit_log
+		 WHERE op = 'AUDIT' AND relid = 'public.t1'::regclass}),
+	'stopped', 'a restored table switched off before its first write: the stop is its first row');
+like($node->safe_psql('par_1', 'SELECT ok || detail FROM apikit.audit_verify()'),
+	qr/^false.*table public\.t1 has been switched off/, 'and audit_verify() reports it');
+
+# --- a copy of the database: CREATE DATABASE ... TEMPLATE --------------------
+# The copy has the same tables with the same OIDs, and the log's ID
+# (apikit.audit_origin): its history is the original's.
+$node->safe_psql('par', q{
+CREATE TABLE public.c (id int PRIMARY KEY, email text);
+SELECT apikit.audit_enable('public.c');
+INSERT INTO public.c VALUES (1, 'alice@example.com');
+ALTER TABLE public.c RENAME TO customers;
+UPDATE public.customers SET email = 'alice@example.org' WHERE id = 1;
+});
+$node->safe_psql('postgres', 'CREATE DATABASE par_copy TEMPLATE par');
+is($node->safe_psql('par_copy', 'SELECT database_id FROM apikit.audit_origin'),
+	$node->safe_psql('par', 'SELECT database_id FROM apikit.audit_origin'),
+	'a template copy keeps the log\'s ID');
+is($node->safe_psql('par_copy', q{
+		SELECT string_agg(op, ',' ORDER BY id) FROM apikit.audit_history('public.customers', '{"id": 1}')}),
+	'AUDIT,INSERT,AUDIT,UPDATE', 'and the whole history, across the rename');
+is($node->safe_psql('par_copy', q{SELECT apikit.audit_redact('public.customers', '{"id": 1}')}),
+	'2', 'audit_redact erases both changes');
+is($node->safe_psql('par_copy', q{SELECT count(*) FROM apikit.audit_log WHERE new_row::text LIKE '%alice%'}),
+	'0', 'no email is left in clear');
+$node->safe_psql('par_copy', 'ALTER TABLE public.customers DISABLE TRIGGER apikit_audit');
+is($node->safe_psql('par_copy', q{
+		SELECT new_row->>'event' FROM apikit.audit_log WHERE op = 'AUDIT' ORDER BY id DESC LIMIT 1}),
+	'stopped', 'a trigger disabled in the copy is a stop');
+like($node->safe_psql('par_copy', 'SELECT ok || detail FROM apikit.audit_verify()'),
+	qr/^false.*table public\.customers has been switched off/, 'which audit_verify() reports');
+
+# --- pg_restore --clean into the same database -------------------------------
+# The restore creates the extension again, with a new log ID: the restored
+# tables (new OIDs) continue the history of the dumped ones.
+my $clean_dump = $node->basedir . '/par_clean.dump';
+system_or_bail('pg_dump', '-Fc', '-f', $clean_dump, '-h', $node->host, '-p', $node->port, 'par');
+my $id_before_clean = $node->safe_psql('par', 'SELECT database_id FROM apikit.audit_origin');
+my ($cout, $cerr);
+my $cok = IPC::Run::run(['pg_restore', '--clean', '--if-exists', '-d', 'par', '-h', $node->host,
+		'-p', $node->port, $clean_dump], '>', \$cout, '2>', \$cerr);
+ok($cok, 'pg_restore --clean --if-exists into the same database succeeds') or diag($cerr);
+isnt($node->safe_psql('par', 'SELECT database_id FROM apikit.audit_origin'), $id_before_clean,
+	'the restored log has a new ID');
+is($node->safe_psql('par', q{
+		SELECT string_agg(op, ',' ORDER BY id) FROM apikit.audit_history('public.customers', '{"id": 1}')
+		 WHERE op <> 'AUDIT'}),
+	'INSERT,UPDATE', 'the history spans the restore');
+is($node->safe_psql('par', q{SELECT apikit.audit_redact('public.customers', '{"id": 1}')}),
+	'2', 'and audit_redact finds the rows of before it');
+$node->safe_psql('postgres', 'DROP DATABASE par_copy');
+$node->safe_psql('postgres', "DROP DATABASE par_$_") for 1 .. 3;
+$node->safe_psql('postgres', 'DROP DATABASE par');
+
+# --- pg_upgrade ---------------------------------------------------------------
+# The upgraded cluster keeps the tables' OIDs and the log's ID (a new
+# system identifier does not matter): the history is whole, and a stop is
+# a stop.
+my $old = PostgreSQL::Test::Cluster->new('upgrade_old');
+$old->init;
+$old->start;
+$old->safe_psql('postgres', q{
+CREATE EXTENSION apikit;
+CREATE TABLE public.c (id int PRIMARY KEY, email text);
+SELECT apikit.audit_enable('public.c');
+INSERT INTO public.c VALUES (1, 'alice@example.com');
+ALTER TABLE public.c RENAME TO customers;
+UPDATE public.customers SET email = 'alice@example.org' WHERE id = 1;
+});
+my $upgrade_id = $old->safe_psql('postgres', 'SELECT database_id FROM apikit.audit_origin');
+$old->stop;
+my $upgraded = PostgreSQL::Test::Cluster->new('upgrade_new');
+$upgraded->init;
+my $bindir = $old->config_data('--bindir');
+my $cwd = getcwd();
+chdir $PostgreSQL::Test::Utils::tmp_check;
+command_ok(['pg_upgrade', '-d', $old->data_dir, '-D', $upgraded->data_dir, '-b', $bindir,
+		'-B', $bindir, '-s', $upgraded->host, '-p', $old->port, '-P', $upgraded->port],
+	'pg_upgrade to a new cluster');
+chdir $cwd;
+$upgraded->start;
+is($upgraded->safe_psql('postgres', 'SELECT database_id FROM apikit.audit_origin'),
+	$upgrade_id, 'the upgraded cluster keeps the log\'s ID');
+is($upgraded->safe_psql('postgres', q{
+		SELECT string_agg(op, ',' ORDER BY id) FROM apikit.audit_history('public.customers', '{"id": 1}')}),
+	'AUDIT,INSERT,AUDIT,UPDATE', 'and the whole history');
+$upgraded->safe_psql('postgres', 'ALTER TABLE public.customers DISABLE TRIGGER apikit_audit');
+is($upgraded->safe_psql('postgres', q{
+		SELECT new_row->>'event' FROM apikit.audit_log WHERE op = 'AUDIT' ORDER BY id DESC LIMIT 1}),
+	'stopped', 'a trigger disabled after the upgrade is a stop');
+like($upgraded->safe_psql('postgres', 'SELECT ok || detail FROM apikit.audit_verify()'),
+	qr/^false.*table public\.customers has been switched off/, 'which audit_verify() reports');
+$upgraded->stop;
+
+# --- SET EXPRESSION (PostgreSQL 17 and later) --------------------------------
+# A generated column given a new expression has new values in every row:
+# an AUDIT row says so, as for other DDL that rewrites values.
+if ($node->pg_version >= 17)
+{
+	$node->safe_psql('postgres', q{
+CREATE TABLE public.gen (id int PRIMARY KEY, a int, g int GENERATED ALWAYS AS (a * 2) STORED);
+SELECT apikit.audit_enable('public.gen');
+INSERT INTO public.gen (id, a) VALUES (1, 1);
+ALTER TABLE public.gen ALTER COLUMN g SET EXPRESSION AS (a * 3);
+});
+	is($node->safe_psql('postgres', q{
+			SELECT new_row->>'event' || ' ' || (new_row->'rewritten')::text FROM apikit.audit_log
+			 WHERE op = 'AUDIT' AND relid = 'public.gen'::regclass ORDER BY id DESC LIMIT 1}),
+		'rewritten [{"type": "integer", "change": "expression", "column": "g", "generated": "(a * 3)"}]',
+		'SET EXPRESSION is an AUDIT row naming the column and its new expression');
+	$node->safe_psql('postgres', 'DROP TABLE public.gen');
+}
 
 # --- a chain cut short by a superuser --------------------------------------
 # A superuser who deletes a row, its audit rows and their block leaves a
