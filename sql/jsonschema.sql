@@ -410,6 +410,35 @@ SELECT count(*) >= 0 AS can_read_registry FROM apikit.json_schemas;
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/evil', '{}');
 RESET ROLE;
 
+-- The registry's trigger functions read its rows by column number and
+-- type: no role may attach them to a table of its own (CREATE TRIGGER
+-- needs EXECUTE, which PUBLIC does not have), and attached by a superuser
+-- to any table but the registry they refuse to run, whatever its columns.
+CREATE SCHEMA regress_json_own AUTHORIZATION regress_json_user;
+SET ROLE regress_json_user;
+CREATE TABLE regress_json_own.mine (a int, b int);
+CREATE TABLE regress_json_own.lookalike (uri text, schema text);
+CREATE TRIGGER t BEFORE INSERT ON regress_json_own.mine
+	FOR EACH ROW EXECUTE FUNCTION apikit.json_schemas_check();
+CREATE TRIGGER t AFTER INSERT ON regress_json_own.mine
+	FOR EACH STATEMENT EXECUTE FUNCTION apikit.json_schemas_changed();
+RESET ROLE;
+CREATE TRIGGER t BEFORE INSERT ON regress_json_own.mine
+	FOR EACH ROW EXECUTE FUNCTION apikit.json_schemas_check();
+CREATE TRIGGER t BEFORE INSERT ON regress_json_own.lookalike
+	FOR EACH ROW EXECUTE FUNCTION apikit.json_schemas_check();
+CREATE TRIGGER u AFTER INSERT ON regress_json_own.lookalike
+	FOR EACH STATEMENT EXECUTE FUNCTION apikit.json_schemas_changed();
+SET ROLE regress_json_user;
+INSERT INTO regress_json_own.mine VALUES (1, 2);
+INSERT INTO regress_json_own.lookalike VALUES ('https://example.com/x', '{"type": 1}');
+DROP TRIGGER t ON regress_json_own.lookalike;
+INSERT INTO regress_json_own.lookalike VALUES ('https://example.com/x', '{"type": 1}');
+RESET ROLE;
+SELECT has_function_privilege('regress_json_user', 'apikit.json_schemas_check()', 'EXECUTE') AS check_executable,
+	   has_function_privilege('regress_json_user', 'apikit.json_schemas_changed()', 'EXECUTE') AS changed_executable;
+DROP SCHEMA regress_json_own CASCADE;
+
 -- No setting an ordinary role can change alters json_validate's answer:
 -- CHECK constraints hold for every role.  Three tables whose constraints
 -- the settings used to bypass: format, a schema without "$schema" whose

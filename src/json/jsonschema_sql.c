@@ -226,6 +226,34 @@ apikit_jsonschema_init(void)
 	RegisterXactCallback(registry_xact_end, NULL);
 }
 
+/*
+ * The registry's two trigger functions read its rows by column number and
+ * type.  Attached to any other table (a superuser can; EXECUTE is revoked
+ * from PUBLIC, which CREATE TRIGGER checks), or to a registry whose
+ * columns were altered, they would read a text as jsonb: refuse.
+ */
+static void
+registry_trigger_check(TriggerData *trigdata, const char *fname)
+{
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			nsp = get_namespace_oid("apikit", true);
+
+	if (!OidIsValid(nsp) ||
+		RelationGetRelid(rel) != get_relname_relid("json_schemas", nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s can only be a trigger of apikit.json_schemas", fname),
+				 errdetail("It was fired by trigger \"%s\" on table \"%s\".",
+						   trigdata->tg_trigger->tgname, RelationGetRelationName(rel))));
+	if (desc->natts < 2 ||
+		TupleDescAttr(desc, 0)->attisdropped || TupleDescAttr(desc, 0)->atttypid != TEXTOID ||
+		TupleDescAttr(desc, 1)->attisdropped || TupleDescAttr(desc, 1)->atttypid != JSONBOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s needs apikit.json_schemas to begin with the columns uri text and schema jsonb", fname)));
+}
+
 PG_FUNCTION_INFO_V1(apikit_json_schemas_changed);
 Datum
 apikit_json_schemas_changed(PG_FUNCTION_ARGS)
@@ -236,6 +264,7 @@ apikit_json_schemas_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("apikit.json_schemas_changed() must be called as a trigger")));
+	registry_trigger_check(trigdata, "apikit.json_schemas_changed()");
 	/* delivered to every backend at commit, and here at the next command */
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
@@ -939,6 +968,7 @@ apikit_json_schemas_check(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("apikit.json_schemas_check() must be called as a BEFORE INSERT OR UPDATE row trigger")));
+	registry_trigger_check(trigdata, "apikit.json_schemas_check()");
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	desc = RelationGetDescr(trigdata->tg_relation);
 
