@@ -228,8 +228,16 @@ typedef struct JsNamedList		/* dependentRequired: name -> names */
 	JV			names;			/* array of strings */
 } JsNamedList;
 
-/* Patterns (and strings checked as format "regex") longer than this: no. */
+/* Patterns longer than this: no. */
 #define JS_PATTERN_MAX (1024 * 1024)
+
+/*
+ * Patterns whose compiled NFAs have more states than this: no.  A match
+ * allocates about n * n / 4 bytes of DFA state cache for n states
+ * (jsonschema_regex_size.c): this keeps it to tens of megabytes.
+ */
+#define JS_PATTERN_MAX_STATES 20000
+extern int64 apikit_regex_nfa_states(const regex_t *re);
 
 typedef struct JsPattern
 {

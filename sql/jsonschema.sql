@@ -124,6 +124,12 @@ SELECT apikit.json_schema_is_valid('{"type": "object", "properties": {"a": {"min
 	   apikit.json_schema_is_valid('{"items": [{"type": "string"}]}') AS items_array_in_2020,
 	   apikit.json_schema_is_valid('true') AS boolean_schema;
 SELECT apikit.json_schema_is_valid('{"$schema": "https://example.com/unknown"}');
+-- The format "regex" is ECMA-262's syntax with the "u" flag, checked by a
+-- scan, not by compiling: what PostgreSQL's engine accepts does not matter.
+SELECT s AS string, apikit.json_validate('{"format": "regex"}', to_jsonb(s)) AS valid
+  FROM unnest(ARRAY['([abc])+\s+$', '^(abc]', '(?<n>a)\k<n>', '(?<=a+)b', '[]', '\cA',
+					'\p{L}+', 'a{2,3}?', '[\d-]', 'a\_', 'x]', 'a{,5}', 'a{5,2}', '(?=a)*',
+					'\2(a)', '(a)\1', '[z-a]', '\u{1F600}', '((a{1,255}){1,255}){1,255}']) AS s;
 
 -- The registry: $ref by URI, json_validate_uri, and changes seen at once.
 INSERT INTO apikit.json_schemas VALUES
@@ -286,6 +292,13 @@ SELECT apikit.json_validate('{"required": "a"}', '{}');
 SELECT apikit.json_validate('{"multipleOf": 0}', '1');
 SELECT apikit.json_validate('{"pattern": "("}', '"x"');
 SELECT apikit.json_validate('{"pattern": "(?i)x"}', '"x"');
+-- A pattern whose counted repetitions expand past 20,000 automaton states
+-- is refused: each match would need memory growing with their square.
+-- Back-references work (patterns compile without submatch capture).
+SELECT apikit.json_validate(jsonb_build_object('pattern', repeat('(a|b|c|d)*[^x]{2,200}', 100)), '"abc"');
+\echo :LAST_ERROR_SQLSTATE
+SELECT apikit.json_validate('{"pattern": "^(ab)\\1$"}', '"abab"') AS backref_match,
+	   apikit.json_validate('{"pattern": "^(ab)\\1$"}', '"abba"') AS backref_no_match;
 SELECT apikit.json_validate('{"$ref": "#/$defs/missing"}', '1');
 SELECT apikit.json_validate('{"$id": "https://example.com/a#frag"}', '1');
 -- A $ref cycle that never moves into the instance is stopped, and said.

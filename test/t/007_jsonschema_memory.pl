@@ -104,6 +104,49 @@ for my $case (['json_validate', 'true'], ['json_validation_errors', '{"type": "s
 	cmp_ok($took, '<', 20, "$fn: within seconds (took ${took}s)");
 }
 
+# One statement in a fresh session under a statement_timeout: its peak
+# resident size (kB), the seconds it took, and its error output.
+sub measure
+{
+	my ($sql, $timeout) = @_;
+	my $timed_out;
+	my $start = time;
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"SET statement_timeout = '$timeout';\n$sql;\nSELECT hwm_kb();",
+		timeout => 120, timed_out => \$timed_out, on_error_stop => 0);
+	my $took = time - $start;
+	$err = 'psql gave up after 120 s' if $timed_out;
+	my @lines = split /\n/, $out // '';
+	# no figure (the session died): as bad as it gets
+	my $peak = @lines && $lines[-1] =~ /^\d+$/ ? $lines[-1] : 1e9;
+	return { peak => $peak, took => $took, err => $err // '' };
+}
+
+# Patterns.  The format "regex" used to compile each string with
+# PostgreSQL's engine, keeping submatches: the meta-schema puts it on
+# "pattern", so meta-validating a client's 4 KB schema took 38 s and
+# 1.09 GB.  Now a linear scan judges the syntax.  And a "pattern" whose
+# counted repetitions expand to 40,000 automaton states made every match
+# allocate 400 MB of DFA cache: refused now, once compiled (the compile
+# itself, without submatches, costs what core's ~ costs: about 70 MB
+# here, and PostgreSQL's engine stops any compile at about 150 MB).
+{
+	my $big = q{jsonb_build_object('pattern', repeat('(a|b|c|d)*[^x]{2,200}', 200))};
+	my $floor = peak_kb("SELECT length(($big)::text)");
+	for my $case (
+		[ 'json_schema_is_valid', "SELECT apikit.json_schema_is_valid($big)", qr/^$/ ],
+		[ 'jsonschema_is_valid', "SELECT apikit.jsonschema_is_valid(($big)::json)", qr/^$/ ],
+		[ 'json_validate', qq{SELECT apikit.json_validate($big, '"abc"')}, qr/regular expression is too complex/, 128 ])
+	{
+		my ($name, $sql, $expect, $mb) = @$case;
+		$mb //= 16;
+		my $m = measure($sql, '5s');
+		note "$name of a 4 KB pattern: peak $m->{peak} kB (floor $floor kB), $m->{took} s: $m->{err}";
+		like($m->{err}, $expect, "$name of a 4 KB pattern: done within the timeout, as expected");
+		cmp_ok($m->{peak} - $floor, '<', $mb * 1024, "$name of a 4 KB pattern: under $mb MB");
+	}
+}
+
 # immediate: on a failure above, a backend may still be evaluating
 $node->stop('immediate');
 done_testing();
