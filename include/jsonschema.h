@@ -375,16 +375,19 @@ typedef struct JsError
 	char	   *instance_location;
 	char	   *keyword_location;
 	char	   *message;
-	Size		size;			/* of the chunk */
+	Size		size;			/* its strings as JSON text */
 } JsError;
 
 /*
- * At most this many errors are kept, and their strings take at most
- * JS_MAX_ERROR_BYTES: the errors after them are only counted.  Fixed, not a
- * setting, so that json_validation_errors stays IMMUTABLE.
+ * At most this many errors are kept, and their strings, as JSON text
+ * (escapes and quotes counted), take at most JS_MAX_ERROR_BYTES: the
+ * errors after them are only counted.  Fixed, not a setting, so that
+ * json_validation_errors stays IMMUTABLE.  A kept error is at most a few
+ * kilobytes: locations are shortened beyond 4 KB, the body's strings in
+ * messages beyond 200 bytes (jsonschema_eval.c).
  */
 #define JS_MAX_ERRORS		100
-#define JS_MAX_ERROR_BYTES	((Size) 1024 * 1024)
+#define JS_MAX_ERROR_BYTES	((Size) 256 * 1024)
 
 /* What a validation that collects errors found. */
 typedef struct JsErrors

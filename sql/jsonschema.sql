@@ -377,12 +377,51 @@ SELECT jsonb_array_length(e) AS units, e->0 AS first, e->99 AS hundredth, e->100
 SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted
   FROM apikit.json_validation_errors('{"items": {"type": "object", "required": ["id", "name"]}}',
 		(SELECT jsonb_agg(1) FROM generate_series(1, 300000))) AS e;
--- ... and at 1 MB of them: ten errors of about 200 KB each (a 100 KB key
--- in the location and in the message).
-SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted,
-	   length(e::text) BETWEEN 800000 AND 1100000 AS about_one_mb
+-- The body's strings do not make errors large: a key of 100 KB appears in
+-- a message cut to 200 bytes, and a location longer than 4 KB keeps its
+-- first and last 2 KB around "~..." (never part of a JSON pointer).
+SELECT jsonb_array_length(e) AS units,
+	   max(length(u->>'instanceLocation')) AS longest_location,
+	   max(length(u->>'error')) AS longest_message,
+	   bool_and(u->>'instanceLocation' LIKE '/kkk%~...kkk%') AS shortened,
+	   length(e::text) < 60000 AS small
   FROM apikit.json_validation_errors('{"additionalProperties": false}',
-		(SELECT jsonb_object_agg(repeat('k', 100000) || g, g) FROM generate_series(1, 10) g)) AS e;
+		(SELECT jsonb_object_agg(repeat('k', 100000) || g, g) FROM generate_series(1, 10) g)) AS e,
+	   jsonb_array_elements(e) AS u
+ GROUP BY e;
+SELECT apikit.json_validation_errors('{"additionalProperties": false}',
+		jsonb_build_object(repeat('é', 300), 1))->0->>'error' AS cut_at_a_character;
+-- ... and the list stops at 256 kB of JSON text, escapes counted: keys of
+-- control characters print six bytes each.
+SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted,
+	   length(e::text) BETWEEN 200000 AND 270000 AS about_256_kb
+  FROM apikit.json_validation_errors('{"additionalProperties": false}',
+		(SELECT jsonb_object_agg(repeat(chr(1), 100000) || g, g) FROM generate_series(1, 20) g)) AS e;
+-- So json_assert_valid's error stays small whatever the body: three keys
+-- of 150,000 control characters (a 2.7 MB body) used to make an 8 MB
+-- PostgREST message and a 5 MB DETAIL, all of it in the server log too.
+DO $$
+DECLARE
+	body jsonb := (SELECT jsonb_object_agg(repeat(chr(1), 150000) || g, g) FROM generate_series(1, 3) g);
+	msg text;
+	det text;
+	hint text;
+BEGIN
+	BEGIN
+		PERFORM apikit.json_assert_valid('{"additionalProperties": false}', body);
+	EXCEPTION WHEN invalid_parameter_value THEN
+		GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+	END;
+	RAISE NOTICE 'SQL: message %, detail under 100 kB %, hint under 30 kB %', msg, length(det) < 100000, length(hint) < 30000;
+	SET LOCAL apikit.json_errors_as_http = on;
+	BEGIN
+		PERFORM apikit.json_assert_valid('{"additionalProperties": false}', body);
+	EXCEPTION WHEN sqlstate 'PGRST' THEN
+		GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+	END;
+	RAISE NOTICE 'PostgREST: body under 150 kB %, errors %', length(msg) < 150000,
+		jsonb_array_length((msg::jsonb->>'details')::jsonb);
+END $$;
 -- Exactly 100: no last unit.
 SELECT jsonb_array_length(e) AS units, e->-1->'omitted' IS NULL AS no_omitted_unit
   FROM apikit.json_validation_errors('{"items": {"type": "string"}}',

@@ -109,6 +109,27 @@ typedef struct Eval
 
 /* Steps between checks for interrupts: a fraction of a millisecond. */
 #define STEPS_PER_INTERRUPT_CHECK 256
+/* Work on strings and lists is charged as steps: bytes or items per step. */
+#define BYTES_PER_STEP 64
+#define ITEMS_PER_STEP 16
+
+/*
+ * Count steps of work towards the next check for interrupts.  A step is
+ * one subschema applied to one value, or BYTES_PER_STEP bytes scanned, or
+ * ITEMS_PER_STEP names or values compared: so the time between checks stays
+ * a fraction of a millisecond whatever the schema's values and the body's
+ * strings weigh.
+ */
+static inline void
+spend(Eval *ev, int steps)
+{
+	ev->steps_left -= steps;
+	if (unlikely(ev->steps_left <= 0))
+	{
+		ev->steps_left = STEPS_PER_INTERRUPT_CHECK;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
 
 typedef struct Annot
 {
@@ -145,34 +166,123 @@ push(PathStack *p, const char *s, int len, int index)
 #define POP(ev, path) \
 	do { if ((ev)->collect) (ev)->path.n--; } while (0)
 
-/* A JSON pointer token appended to buf, escaped as RFC 6901 says. */
+/*
+ * A location longer than this keeps its first LOCATION_HEAD and its last
+ * LOCATION_TAIL bytes around LOCATION_CUT: a "~" followed by anything but
+ * "0" or "1" never occurs in a JSON pointer, so a shortened location cannot
+ * be taken for a real one.  Rendering one costs O(LOCATION_MAX) whatever
+ * the path's depth and its keys' lengths: error collection renders the path
+ * at every failure, also in branches that are dropped again (an anyOf that
+ * fails at each of 2,000 levels of a deep body), and paths of megabytes
+ * made that quadratic.
+ */
+#define LOCATION_MAX	4096
+#define LOCATION_HEAD	2048
+#define LOCATION_TAIL	2040
+#define LOCATION_CUT	"~..."
+
+/* A JSON pointer token, escaped as RFC 6901 says, of at most max bytes of s. */
 static void
-append_token(StringInfo buf, const char *s, int len)
+append_token(StringInfo buf, const char *s, int len, int max)
 {
 	size_t		pos;
 
+	if (len > max)
+		len = max;
 	enlargeStringInfo(buf, len * 2 + 2);
 	pos = buf->len;
 	jsonschema_pointer_append(buf->data, buf->maxlen, &pos, s, len);
 	buf->len = pos;
 }
 
-/* The path as a JSON pointer, into buf (reused from report to report). */
+static void
+append_seg(StringInfo buf, const Seg *s, int max)
+{
+	if (s->s == NULL)
+		appendStringInfo(buf, "/%d", s->index);
+	else
+		append_token(buf, s->s, s->len, max);
+}
+
+/* Bytes of a segment before escaping, "/" included. */
+static int
+seg_raw_len(const Seg *s)
+{
+	char		digits[16];
+
+	if (s->s)
+		return s->len + 1;
+	return snprintf(digits, sizeof(digits), "/%d", s->index);
+}
+
+/* The byte where a cut at or before max keeps s whole in characters. */
+static int
+clip_at(const char *s, int len, int max)
+{
+	return len <= max ? len : pg_mbcliplen(s, len, max);
+}
+
+/*
+ * The path as a JSON pointer, into buf (reused from report to report),
+ * shortened as LOCATION_MAX says.  last, when set, is one more token.
+ */
 static void
 render(StringInfo buf, const PathStack *p, const char *last)
 {
-	resetStringInfo(buf);
-	for (int i = 0; i < p->n; i++)
-	{
-		const Seg  *s = &p->segs[i];
+	Seg			lastseg = {last, last ? (int) strlen(last) : 0, -1};
+	int			n = p->n + (last ? 1 : 0);
+	int			from;
+	int			need = LOCATION_TAIL;
+	int			skip = 0;
+	StringInfoData tail;
 
-		if (s->s == NULL)
-			appendStringInfo(buf, "/%d", s->index);
-		else
-			append_token(buf, s->s, s->len);
+#define SEG(i) ((i) < p->n ? &p->segs[i] : &lastseg)
+	resetStringInfo(buf);
+	for (int i = 0; i < n; i++)
+	{
+		append_seg(buf, SEG(i), LOCATION_MAX + 1 - buf->len);
+		if (buf->len > LOCATION_MAX)
+			break;
 	}
-	if (last)
-		append_token(buf, last, strlen(last));
+	if (buf->len <= LOCATION_MAX)
+		return;
+
+	/* too long: the head, the cut, then the segments that end it */
+	buf->len = clip_at(buf->data, buf->len, LOCATION_HEAD);
+	buf->data[buf->len] = '\0';
+	appendStringInfoString(buf, LOCATION_CUT);
+	for (from = n - 1; from > 0; from--)
+	{
+		int			raw = seg_raw_len(SEG(from));
+
+		if (raw >= need)
+			break;
+		need -= raw;
+	}
+	/* of the first of them, a key's last bytes only, without its "/" */
+	if (SEG(from)->s && SEG(from)->len + 1 > need)
+		skip = SEG(from)->len - need;
+	initStringInfo(&tail);
+	for (int i = from; i < n; i++)
+	{
+		const Seg  *s = SEG(i);
+
+		if (i == from && skip > 0)
+		{
+			append_token(&tail, s->s + skip, s->len - skip, s->len);
+			memmove(tail.data, tail.data + 1, tail.len--);
+		}
+		else
+			append_seg(&tail, s, s->s ? s->len : 0);
+	}
+#undef SEG
+	/* escapes may have made it longer: its last LOCATION_TAIL bytes */
+	skip = tail.len > LOCATION_TAIL ? tail.len - LOCATION_TAIL : 0;
+	while (skip < tail.len && (tail.data[skip] & 0xC0) == 0x80 &&
+		   GetDatabaseEncoding() == PG_UTF8)
+		skip++;
+	appendBinaryStringInfo(buf, tail.data + skip, tail.len - skip);
+	pfree(tail.data);
 }
 
 /*
@@ -185,6 +295,27 @@ error_keepable(const Eval *ev)
 	return ev->nkept == ev->nerrors && ev->nkept < JS_MAX_ERRORS;
 }
 
+/* The length of s as a JSON string, quotes included, as jsonb prints it. */
+static Size
+json_text_len(const char *s, int len)
+{
+	Size		n = 2;
+
+	for (int i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
+			c == '\r' || c == '\t')
+			n += 2;
+		else if (c < 0x20)
+			n += 6;				/* \u00XX */
+		else
+			n++;
+	}
+	return n;
+}
+
 pg_attribute_printf(3, 4)
 static void
 report(Eval *ev, const char *kw, const char *fmt,...)
@@ -194,6 +325,7 @@ report(Eval *ev, const char *kw, const char *fmt,...)
 	StringInfo	msg = &ev->buf[2];
 	JsError    *e;
 	Size		size;
+	Size		text;
 	char	   *p;
 
 	if (ev->buf[0].data == NULL)
@@ -219,14 +351,18 @@ report(Eval *ev, const char *kw, const char *fmt,...)
 	}
 	render(iloc, &ev->ipath, NULL);
 	render(kloc, &ev->kpath, kw);
+	/* a few kilobytes at most, but under a fan-out, at every step */
+	spend(ev, (iloc->len + kloc->len + msg->len) / BYTES_PER_STEP);
 
 	ev->nerrors++;
-	size = MAXALIGN(sizeof(JsError)) + iloc->len + kloc->len + msg->len + 3;
-	if (ev->kept_bytes + size > JS_MAX_ERROR_BYTES)
+	text = json_text_len(iloc->data, iloc->len) + json_text_len(kloc->data, kloc->len) +
+		json_text_len(msg->data, msg->len);
+	if (ev->kept_bytes + text > JS_MAX_ERROR_BYTES)
 		return;					/* counted, not kept; no later one is */
+	size = MAXALIGN(sizeof(JsError)) + iloc->len + kloc->len + msg->len + 3;
 	e = MemoryContextAlloc(ev->cxt, size);
 	p = (char *) e + MAXALIGN(sizeof(JsError));
-	e->size = size;
+	e->size = text;
 	e->instance_location = memcpy(p, iloc->data, iloc->len + 1);
 	p += iloc->len + 1;
 	e->keyword_location = memcpy(p, kloc->data, kloc->len + 1);
@@ -235,7 +371,7 @@ report(Eval *ev, const char *kw, const char *fmt,...)
 	if (ev->errors == NULL)
 		ev->errors = MemoryContextAlloc(ev->cxt, sizeof(JsError *) * JS_MAX_ERRORS);
 	ev->errors[ev->nkept++] = e;
-	ev->kept_bytes += size;
+	ev->kept_bytes += text;
 }
 
 /*
@@ -412,10 +548,29 @@ type_list(uint8 types)
 	return buf.data;
 }
 
+/*
+ * A string of the body's (or the schema's) in a message: at most this many
+ * bytes, cut at a character and "..." after.  A key of 150,000 bytes would
+ * otherwise be copied into the message, then escaped into the error's
+ * DETAIL, PostgREST's body and the server log.
+ */
+#define MESSAGE_STRING_MAX 200
+
+static char *
+msg_text(const char *s, int len)
+{
+	int			cut = clip_at(s, len, MESSAGE_STRING_MAX);
+
+	return cut < len ? psprintf("%.*s...", cut, s) : pnstrdup(s, len);
+}
+
+/* A number for a message, likewise cut (numeric has up to 147,455 digits). */
 static char *
 num_text(Numeric n)
 {
-	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+
+	return msg_text(text, strlen(text));
 }
 
 static bool
@@ -616,7 +771,8 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 	if (n->pattern && !regex_matches(ev, n->pattern, inst->str, inst->len))
 	{
 		ok = false;
-		REPORT(ev, "pattern", "the string does not match the pattern \"%.200s\"", n->pattern->source);
+		REPORT(ev, "pattern", "the string does not match the pattern \"%s\"",
+			   msg_text(n->pattern->source, strlen(n->pattern->source)));
 		if (!ev->collect)
 			return false;
 	}
@@ -922,8 +1078,8 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				{
 					PUSH_KW(ev, n->dep_required_kw);
 					REPORT(ev, pnstrdup(dep->name, dep->len),
-						   "the property \"%.*s\" is required when \"%.*s\" is present",
-						   name.len, name.str, dep->len, dep->name);
+						   "the property \"%s\" is required when \"%s\" is present",
+						   msg_text(name.str, name.len), msg_text(dep->name, dep->len));
 					POP(ev, kpath);
 				}
 				else
@@ -968,8 +1124,8 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				if (cmp < 0)
 				{
 					ok = false;
-					REPORT(ev, "required", "the required property \"%.*s\" is missing",
-						   n->required[r].len, n->required[r].name);
+					REPORT(ev, "required", "the required property \"%s\" is missing",
+						   msg_text(n->required[r].name, n->required[r].len));
 					if (!ev->collect)
 						return false;
 				}
@@ -1027,8 +1183,8 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				if (n->additional_properties->boolean == 0)
 				{
 					ok = false;
-					REPORT(ev, "additionalProperties", "the property \"%.*s\" is not allowed here",
-						   k.len, k.str);
+					REPORT(ev, "additionalProperties", "the property \"%s\" is not allowed here",
+						   msg_text(k.str, k.len));
 				}
 				else
 				{
@@ -1048,8 +1204,8 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		for (; r < n->nrequired; r++)
 		{
 			ok = false;
-			REPORT(ev, "required", "the required property \"%.*s\" is missing",
-				   n->required[r].len, n->required[r].name);
+			REPORT(ev, "required", "the required property \"%s\" is missing",
+				   msg_text(n->required[r].name, n->required[r].len));
 			if (!ev->collect)
 				return false;
 		}
@@ -1258,8 +1414,8 @@ eval_leftover(Eval *ev, JsNode *schema, const char *kw, const JV *member,
 	if (schema->boolean == 0)
 	{
 		if (name)
-			REPORT(ev, kw, "the property \"%.*s\" is not allowed here (no schema evaluates it)",
-				   namelen, name);
+			REPORT(ev, kw, "the property \"%s\" is not allowed here (no schema evaluates it)",
+				   msg_text(name, namelen));
 		else
 			REPORT(ev, kw, "item %d is not allowed here (no schema evaluates it)", index);
 		return false;
@@ -1395,11 +1551,7 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 
 
 	/* a schema's fan-out can make any number of steps: cancel works */
-	if (unlikely(--ev->steps_left <= 0))
-	{
-		ev->steps_left = STEPS_PER_INTERRUPT_CHECK;
-		CHECK_FOR_INTERRUPTS();
-	}
+	spend(ev, 1);
 
 	/*
 	 * Every eighth level is enough: eight frames are a few kilobytes, well

@@ -539,9 +539,9 @@ omitted_message(const JsErrors *errors)
 {
 	int64		omitted = errors->total - errors->nitems;
 
-	return psprintf(omitted == 1 ? INT64_FORMAT " more error is not listed (the list stops at %d errors or 1 MB)"
-					: INT64_FORMAT " more errors are not listed (the list stops at %d errors or 1 MB)",
-					omitted, JS_MAX_ERRORS);
+	return psprintf(omitted == 1 ? INT64_FORMAT " more error is not listed (the list stops at %d errors or %d kB)"
+					: INT64_FORMAT " more errors are not listed (the list stops at %d errors or %d kB)",
+					omitted, JS_MAX_ERRORS, (int) (JS_MAX_ERROR_BYTES / 1024));
 }
 
 /*
@@ -673,9 +673,24 @@ apikit_json_assert_valid(PG_FUNCTION_ARGS)
 					  "The request body is missing.",
 					  "SQL NULL is no JSON value; the JSON value null is (pass 'null'::jsonb where the schema allows it).");
 	}
-	if (!validate(fcinfo, &errors))
+	else
+	{
+		Jsonb	   *schema = PG_GETARG_JSONB_P(0);
+		Jsonb	   *instance = PG_GETARG_JSONB_P(1);
+		CallSite   *site = call_site(fcinfo);
+		JsSchema   *s = schema_for(fcinfo, site, schema, apikit_json_default_draft);
+
+		/*
+		 * Most bodies are valid: a boolean validation stops at the first
+		 * failure and builds no paths.  Only a failed one is walked again,
+		 * collecting.
+		 */
+		if (run(site, s, instance, NULL, apikit_json_format_assertion))
+			PG_RETURN_VOID();
+		run(site, s, instance, &errors, apikit_json_format_assertion);
 		assert_failed(&errors, "the JSON value does not match the schema",
 					  "The request body does not match its JSON schema.", NULL);
+	}
 	PG_RETURN_VOID();
 }
 
