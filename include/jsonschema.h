@@ -75,6 +75,11 @@ extern bool jv_num_is_integer(Numeric n, const JsDec *d);
 extern bool jv_num_multiple_of(Numeric n, const JsDec *nd, Numeric m, const JsDec *md);
 extern const char *jv_type_name(JvType t);
 extern char *jv_to_text(const JV *v, int maxlen);
+extern uint32 *jv_offsets(const JV *arr);
+extern void jv_child_at(const JV *arr, const uint32 *offsets, int i, JV *out);
+extern uint32 *jv_sorted_children(const JV *arr, const uint32 *offsets);
+extern bool jv_sorted_contains(const JV *arr, const uint32 *offsets,
+							   const uint32 *order, const JV *v);
 
 /*
  * Child index of container c, stored at base + offset and ending at end,
@@ -183,6 +188,9 @@ jv_key_cmp(const char *a, int alen, const char *b, int blen)
 
 /* ---- compiled schemas (jsonschema_compile.c) ---- */
 
+/* An enum longer than this is sorted when compiled and binary-searched. */
+#define JS_ENUM_LINEAR_MAX 16
+
 #define JS_DRAFT_7		7
 #define JS_DRAFT_2020	2020
 
@@ -281,6 +289,8 @@ struct JsNode
 	bool		has_dynamic_anchor;
 	JV			const_value;
 	JV			enum_values;	/* an array */
+	uint32	   *enum_offsets;	/* a long enum: where its values start, */
+	uint32	   *enum_order;		/* and their indexes in jv_compare order */
 	JsNumber	minimum,
 				maximum,
 				exclusive_minimum,

@@ -309,10 +309,25 @@ SELECT apikit.json_validate('{"$defs": {"t": {"type": "array", "items": {"$ref":
 -- A recursive schema over a deep instance: fine, and bounded by the stack.
 SELECT apikit.json_validate('{"type": "array", "items": {"$ref": "#"}}', (repeat('[', 1000) || repeat(']', 1000))::jsonb) AS deep_1000;
 SELECT apikit.json_validate('{"type": "array", "items": {"$ref": "#"}}', (repeat('[', 5000) || repeat(']', 5000))::jsonb);
--- Large instances: uniqueItems over 100,000 items hashes instead of
--- comparing pairs.
+-- Large instances: uniqueItems over 100,000 items sorts instead of
+-- comparing pairs, and names the first pair of equal items (JSON's
+-- equality: 1 is 1.0, objects whatever their keys' order).
 SELECT apikit.json_validate('{"uniqueItems": true}', (SELECT jsonb_agg(g) FROM generate_series(1, 100000) g)) AS unique_100k,
 	   apikit.json_validate('{"uniqueItems": true}', (SELECT jsonb_agg(g % 99999) FROM generate_series(1, 100000) g)) AS duplicate_100k;
+SELECT apikit.json_validation_errors('{"uniqueItems": true}',
+	(SELECT jsonb_agg(CASE g WHEN 30 THEN '{"b": 1, "a": [2.0]}'::jsonb WHEN 40 THEN '{"a": [2], "b": 1.00}'
+						 WHEN 35 THEN '7.0' WHEN 50 THEN '7' ELSE to_jsonb(g * 1000) END)
+	   FROM generate_series(0, 60) g))->0->>'error' AS first_equal_pair;
+-- A long enum is sorted when compiled and searched by halves, with JSON's
+-- equality; its message shows its first 200 bytes.
+SELECT apikit.json_validate(s, '500.0') AS middle, apikit.json_validate(s, '1') AS first,
+	   apikit.json_validate(s, '[1, {"a": 2}]') AS container_last,
+	   apikit.json_validate(s, '0') AS missing, apikit.json_validate(s, '"500"') AS string_missing,
+	   apikit.json_validate(s, '[1, {"a": 3}]') AS container_missing,
+	   apikit.json_validation_errors(s, '0')->0->>'error' AS message
+  FROM (SELECT jsonb_build_object('enum', jsonb_agg(g) || '[[1, {"a": 2.0}]]') AS s
+		  FROM generate_series(1, 1000) g) AS e;
+SELECT apikit.json_validation_errors(jsonb_build_object('const', jsonb_build_object('k', repeat('v', 300), 'l', 1)), '0')->0->>'error' AS const_message;
 SELECT apikit.json_validation_errors('{"items": {"type": "integer"}}',
 	(SELECT jsonb_agg(CASE WHEN g = 77777 THEN to_jsonb('x'::text) ELSE to_jsonb(g) END) FROM generate_series(1, 100000) g));
 

@@ -1203,6 +1203,12 @@ compile_node(Compiler *c, Loc *loc)
 				schema_error(loc, "enum", "the value must be an array");
 			n->has_enum = true;
 			n->enum_values = v;
+			/* a long one is looked up in O(log n) comparisons, not n */
+			if (jv_count(&v) > JS_ENUM_LINEAR_MAX)
+			{
+				n->enum_offsets = jv_offsets(&v);
+				n->enum_order = jv_sorted_children(&v, n->enum_offsets);
+			}
 		}
 		else if ((vocab & JS_VOCAB_VALIDATION) && (nk = numeric_keyword(&k)) != NULL)
 		{
