@@ -200,14 +200,24 @@ schema_error(const Loc *loc, const char *keyword, const char *problem)
  * DEFINER function called by an ordinary role must not turn it on, and
  * SET ROLE in a superuser's session (a restore's --role) need not turn it
  * off.  No role can change who logged in.
+ *
+ * And the session itself must have switched it off, with SET (as pg_dump's
+ * scripts and pg_restore do): its value at connection, what RESET would
+ * go back to, must be on.  A database's owner can set check_function_bodies
+ * for the database (ALTER DATABASE ... SET), which would otherwise make
+ * every superuser session there lenient.
  */
 bool
 jsonschema_restoring(void)
 {
 	static bool warned = false;
 	Oid			login;
+	const char *at_connection;
 
 	if (check_function_bodies)
+		return false;
+	at_connection = GetConfigOptionResetString("check_function_bodies");
+	if (at_connection == NULL || strcmp(at_connection, "on") != 0)
 		return false;
 	login = GetAuthenticatedUserId();
 	if (!OidIsValid(login) || !superuser_arg(login))
