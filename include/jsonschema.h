@@ -369,8 +369,15 @@ typedef struct JsSchema
 	int			default_draft;
 } JsSchema;
 
+/*
+ * missing_ok: a reference to a document that is neither built in nor
+ * registered accepts anything (and the schema is marked unresolved), as
+ * while a restore runs; a bad pointer or anchor in a document that exists
+ * stays an error.
+ */
 extern JsSchema *jsonschema_compile(Jsonb *schema, const char *uri,
-									int default_draft, MemoryContext parent);
+									int default_draft, bool missing_ok,
+									MemoryContext parent);
 extern void jsonschema_free(JsSchema *s);
 extern Jsonb *jsonschema_builtin(const char *uri);	/* jsonschema_meta.c */
 extern const char *jsonschema_metaschema_uri(int draft);

@@ -201,6 +201,21 @@ INSERT INTO apikit.json_schemas VALUES ('https://example.com/s2019', '{"$schema"
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/ok', '{"type": "string"}'), ('urn:example:ok', 'true');
 UPDATE apikit.json_schemas SET schema = '{"minLength": -1}' WHERE uri = 'https://example.com/ok';
 UPDATE apikit.json_schemas SET uri = 'ok' WHERE uri = 'https://example.com/ok';
+-- A row must also compile, as a reference to its URI would compile it: a
+-- pointer or anchor to nothing, a pattern apikit cannot run are refused,
+-- though the meta-schema lets them pass.  A reference to a schema not
+-- registered yet is fine: any order of registration works.
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/nope', '{"$ref": "#/$defs/nope"}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/greek', '{"pattern": "\\p{Greek}"}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/anchor', '{"properties": {"a": {"$ref": "#nowhere"}}}');
+UPDATE apikit.json_schemas SET schema = '{"$ref": "#/$defs/nope"}' WHERE uri = 'https://example.com/ok';
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/first', '{"$ref": "second#/$defs/x"}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/second', '{"$defs": {"x": {"type": "integer"}}}');
+SELECT apikit.json_validate_uri('https://example.com/first', '1') AS first_integer,
+	   apikit.json_validate_uri('https://example.com/first', '"a"') AS first_string;
+-- Into a registered document, a pointer to nothing is refused.
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/third', '{"$ref": "https://example.com/second#/$defs/y"}');
+DELETE FROM apikit.json_schemas WHERE uri IN ('https://example.com/first', 'https://example.com/second');
 -- Without "$schema", a schema valid in draft 7 only is accepted: a draft-7
 -- schema that refers to it reads it as draft 7.
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/d7', '{"items": [{"type": "string"}], "additionalItems": false}');

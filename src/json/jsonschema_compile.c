@@ -141,6 +141,7 @@ typedef struct Compiler
 	Map			docs;			/* document URI -> Loc of its root */
 	List	   *pending;		/* Loc whose node awaits compiling */
 	bool		accept_all;		/* a restore met an unregistered meta-schema */
+	bool		missing_ok;		/* an unregistered document accepts anything */
 } Compiler;
 
 static void free_patterns(void *arg);
@@ -745,13 +746,26 @@ resolve_ref(Compiler *c, Loc *from, const char *kw, const JV *ref)
 		loc = follow_pointer(c, root, uri + baselen + 1);
 
 	/* a missing document, not a bad pointer or anchor in a found one */
-	if (loc == NULL && root == NULL && restoring(c))
+	if (loc == NULL && root == NULL && (c->missing_ok || restoring(c)))
 	{
-		/* while a dump is restored: accept what the missing schema checked */
+		/*
+		 * While a dump is restored: accept what the missing schema checked.
+		 * A registry row being checked: that schema may come later.
+		 */
 		JV			anything = {.type = JV_BOOL, .b = true};
 
+		c->schema->unresolved = true;
 		return new_loc(&anything, from->resource, from->draft, from->vocab, from->docptr);
 	}
+	if (loc == NULL && root != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid JSON schema at \"%s/%s\": cannot resolve reference \"%.*s\"",
+						from->docptr, kw, ref->len, ref->str),
+				 baselen == 0 ?
+				 errdetail("Nothing in the schema is at \"%s\".", uri) :
+				 errdetail("It resolves to \"%s\": the document \"%.*s\" exists, but nothing in it is at \"%s\".",
+						   uri, (int) baselen, uri, uri + baselen)));
 	if (loc == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1444,7 +1458,7 @@ compile_node(Compiler *c, Loc *loc)
 
 JsSchema *
 jsonschema_compile(Jsonb *schema, const char *uri, int default_draft,
-				   MemoryContext parent)
+				   bool missing_ok, MemoryContext parent)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "apikit JSON schema",
 											  ALLOCSET_SMALL_SIZES);
@@ -1461,6 +1475,7 @@ jsonschema_compile(Jsonb *schema, const char *uri, int default_draft,
 	s->source = palloc(VARSIZE(schema));
 	memcpy(s->source, schema, VARSIZE(schema));
 	c.schema = s;
+	c.missing_ok = missing_ok;
 	map_init(&c.names);
 	map_init(&c.containers);
 	map_init(&c.docs);

@@ -303,7 +303,7 @@ cache_get(Jsonb *schema, const char *uri, int draft, bool from_registry,
 		}
 	}
 
-	s = jsonschema_compile(schema, uri, draft, CacheMemoryContext);
+	s = jsonschema_compile(schema, uri, draft, false, CacheMemoryContext);
 	if (from_registry)
 		s->uses_registry = true;	/* the URI's entry may change */
 	*transient = false;
@@ -944,13 +944,54 @@ apikit_jsonschema_validation_errors(PG_FUNCTION_ARGS)
 /* ---- the registry's rows ---- */
 
 /*
+ * A registry row that its meta-schema accepts must also compile, as a
+ * reference to its URI would compile it: a "$ref" to "#/$defs/nope" or a
+ * pattern apikit cannot run passes the meta-schema, and would fail every
+ * validation that reaches it.  A reference to a document that is not
+ * registered (yet) accepts anything here: schemas may be registered in any
+ * order.  The compile's own error becomes the row's 23514, keeping its
+ * message; a cancel or anything else stays what it was.
+ */
+static void
+registry_row_compiles(const char *uri, Jsonb *schema, int draft)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		jsonschema_free(jsonschema_compile(schema, uri, draft, true, CurrentMemoryContext));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(old);
+		e = CopyErrorData();
+		if (e->sqlerrcode != ERRCODE_INVALID_PARAMETER_VALUE &&
+			e->sqlerrcode != ERRCODE_INVALID_REGULAR_EXPRESSION &&
+			e->sqlerrcode != ERRCODE_FEATURE_NOT_SUPPORTED &&
+			e->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			PG_RE_THROW();
+		FlushErrorState();
+		/* thrown at once: nothing is left to clean up but by the abort */
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("the JSON schema for \"%s\" cannot be compiled: %s", uri, e->message),
+				 e->detail ? errdetail("%s", e->detail) : 0,
+				 e->hint ? errhint("%s", e->hint) : 0));
+	}
+	PG_END_TRY();
+}
+
+/*
  * BEFORE INSERT OR UPDATE FOR EACH ROW on apikit.json_schemas: refuse rows
  * that can never work.  The URI must be absolute (a "$ref" resolves to
  * nothing else) and not a built-in meta-schema's (those always win); the
  * schema must be valid against its meta-schema: its "$schema"'s, else the
  * default draft's, or, without "$schema", the other draft's (a schema
  * written for draft 7 is read as draft 7 when a draft-7 schema refers to
- * it).  A meta-schema that is not registered is an error.
+ * it).  A meta-schema that is not registered is an error.  And it must
+ * compile (registry_row_compiles).
  *
  * While a restore brings the rows in (jsonschema_restoring), nothing is
  * checked: the row order of a COPY is not the order they were registered
@@ -1018,7 +1059,10 @@ apikit_json_schemas_check(PG_FUNCTION_ARGS)
 				 errmsg("the JSON schema for \"%s\" names the unknown meta-schema \"%s\"", uri, meta_uri),
 				 errhint("Register the meta-schema first, in a statement of its own.")));
 	if (run(site, meta, schema, &errors, true))
+	{
+		registry_row_compiles(uri, schema, draft);
 		return PointerGetDatum(tuple);
+	}
 
 	/* without "$schema", a schema valid in the other draft may be meant so */
 	jv_root(schema, &root);
@@ -1028,7 +1072,10 @@ apikit_json_schemas_check(PG_FUNCTION_ARGS)
 		int			other_draft = draft == JS_DRAFT_7 ? JS_DRAFT_2020 : JS_DRAFT_7;
 
 		if (metaschema_check(site, schema, other_draft, &other))
+		{
+			registry_row_compiles(uri, schema, other_draft);
 			return PointerGetDatum(tuple);
+		}
 	}
 	first = errors.nitems > 0 ? errors.items[0] : NULL;
 	ereport(ERROR,
