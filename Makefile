@@ -38,6 +38,7 @@ OBJS = \
 	src/json/jsonschema_format.o \
 	src/json/jsonschema_metadata.o \
 	src/json/jsonschema_regex.o \
+	src/json/jsonschema_regex_size.o \
 	src/json/jsonschema_sql.o \
 	src/json/jsonschema_uri.o \
 	src/worker/heartbeat.o \

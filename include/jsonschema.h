@@ -75,6 +75,11 @@ extern bool jv_num_is_integer(Numeric n, const JsDec *d);
 extern bool jv_num_multiple_of(Numeric n, const JsDec *nd, Numeric m, const JsDec *md);
 extern const char *jv_type_name(JvType t);
 extern char *jv_to_text(const JV *v, int maxlen);
+extern uint32 *jv_offsets(const JV *arr);
+extern void jv_child_at(const JV *arr, const uint32 *offsets, int i, JV *out);
+extern uint32 *jv_sorted_children(const JV *arr, const uint32 *offsets);
+extern bool jv_sorted_contains(const JV *arr, const uint32 *offsets,
+							   const uint32 *order, const JV *v);
 
 /*
  * Child index of container c, stored at base + offset and ending at end,
@@ -183,6 +188,9 @@ jv_key_cmp(const char *a, int alen, const char *b, int blen)
 
 /* ---- compiled schemas (jsonschema_compile.c) ---- */
 
+/* An enum longer than this is sorted when compiled and binary-searched. */
+#define JS_ENUM_LINEAR_MAX 16
+
 #define JS_DRAFT_7		7
 #define JS_DRAFT_2020	2020
 
@@ -228,8 +236,16 @@ typedef struct JsNamedList		/* dependentRequired: name -> names */
 	JV			names;			/* array of strings */
 } JsNamedList;
 
-/* Patterns (and strings checked as format "regex") longer than this: no. */
+/* Patterns longer than this: no. */
 #define JS_PATTERN_MAX (1024 * 1024)
+
+/*
+ * Patterns whose compiled NFAs have more states than this: no.  A match
+ * allocates about n * n / 4 bytes of DFA state cache for n states
+ * (jsonschema_regex_size.c): this keeps it to tens of megabytes.
+ */
+#define JS_PATTERN_MAX_STATES 20000
+extern int64 apikit_regex_nfa_states(const regex_t *re);
 
 typedef struct JsPattern
 {
@@ -273,6 +289,8 @@ struct JsNode
 	bool		has_dynamic_anchor;
 	JV			const_value;
 	JV			enum_values;	/* an array */
+	uint32	   *enum_offsets;	/* a long enum: where its values start, */
+	uint32	   *enum_order;		/* and their indexes in jv_compare order */
 	JsNumber	minimum,
 				maximum,
 				exclusive_minimum,
@@ -351,8 +369,15 @@ typedef struct JsSchema
 	int			default_draft;
 } JsSchema;
 
+/*
+ * missing_ok: a reference to a document that is neither built in nor
+ * registered accepts anything (and the schema is marked unresolved), as
+ * while a restore runs; a bad pointer or anchor in a document that exists
+ * stays an error.
+ */
 extern JsSchema *jsonschema_compile(Jsonb *schema, const char *uri,
-									int default_draft, MemoryContext parent);
+									int default_draft, bool missing_ok,
+									MemoryContext parent);
 extern void jsonschema_free(JsSchema *s);
 extern Jsonb *jsonschema_builtin(const char *uri);	/* jsonschema_meta.c */
 extern const char *jsonschema_metaschema_uri(int draft);
@@ -367,16 +392,19 @@ typedef struct JsError
 	char	   *instance_location;
 	char	   *keyword_location;
 	char	   *message;
-	Size		size;			/* of the chunk */
+	Size		size;			/* its strings as JSON text */
 } JsError;
 
 /*
- * At most this many errors are kept, and their strings take at most
- * JS_MAX_ERROR_BYTES: the errors after them are only counted.  Fixed, not a
- * setting, so that json_validation_errors stays IMMUTABLE.
+ * At most this many errors are kept, and their strings, as JSON text
+ * (escapes and quotes counted), take at most JS_MAX_ERROR_BYTES: the
+ * errors after them are only counted.  Fixed, not a setting, so that
+ * json_validation_errors stays IMMUTABLE.  A kept error is at most a few
+ * kilobytes: locations are shortened beyond 4 KB, the body's strings in
+ * messages beyond 200 bytes (jsonschema_eval.c).
  */
 #define JS_MAX_ERRORS		100
-#define JS_MAX_ERROR_BYTES	((Size) 1024 * 1024)
+#define JS_MAX_ERROR_BYTES	((Size) 256 * 1024)
 
 /* What a validation that collects errors found. */
 typedef struct JsErrors

@@ -42,6 +42,20 @@ extern JsRegexResult jsonschema_regex_translate(const char *src, size_t len,
 #endif							/* APIKIT_JSONSCHEMA_REGEX_H */
 
 /*
+ * Whether src[0..len) is an ECMA-262 regular expression (ES2023 syntax with
+ * the "u" flag; see jsonschema_regex.c for what is approximated).  Linear
+ * time; memory (malloc'd and freed here) at most a few times len.
+ */
+typedef enum JsRegexSyntax
+{
+	JS_REGEX_SYNTAX_OK,
+	JS_REGEX_SYNTAX_INVALID,
+	JS_REGEX_SYNTAX_NOMEM		/* malloc failed: no verdict */
+} JsRegexSyntax;
+
+extern JsRegexSyntax jsonschema_regex_check(const char *src, size_t len);
+
+/*
  * The patterns most schemas use (anchored runs of ASCII classes with
  * counts: "^[A-Z]{3}-[0-9]{4,6}$") matched without a regex engine: a
  * Thompson simulation over at most JS_SIMPLE_MAX_STATES states, linear in

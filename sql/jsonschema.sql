@@ -124,6 +124,12 @@ SELECT apikit.json_schema_is_valid('{"type": "object", "properties": {"a": {"min
 	   apikit.json_schema_is_valid('{"items": [{"type": "string"}]}') AS items_array_in_2020,
 	   apikit.json_schema_is_valid('true') AS boolean_schema;
 SELECT apikit.json_schema_is_valid('{"$schema": "https://example.com/unknown"}');
+-- The format "regex" is ECMA-262's syntax with the "u" flag, checked by a
+-- scan, not by compiling: what PostgreSQL's engine accepts does not matter.
+SELECT s AS string, apikit.json_validate('{"format": "regex"}', to_jsonb(s)) AS valid
+  FROM unnest(ARRAY['([abc])+\s+$', '^(abc]', '(?<n>a)\k<n>', '(?<=a+)b', '[]', '\cA',
+					'\p{L}+', 'a{2,3}?', '[\d-]', 'a\_', 'x]', 'a{,5}', 'a{5,2}', '(?=a)*',
+					'\2(a)', '(a)\1', '[z-a]', '\u{1F600}', '((a{1,255}){1,255}){1,255}']) AS s;
 
 -- The registry: $ref by URI, json_validate_uri, and changes seen at once.
 INSERT INTO apikit.json_schemas VALUES
@@ -195,6 +201,21 @@ INSERT INTO apikit.json_schemas VALUES ('https://example.com/s2019', '{"$schema"
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/ok', '{"type": "string"}'), ('urn:example:ok', 'true');
 UPDATE apikit.json_schemas SET schema = '{"minLength": -1}' WHERE uri = 'https://example.com/ok';
 UPDATE apikit.json_schemas SET uri = 'ok' WHERE uri = 'https://example.com/ok';
+-- A row must also compile, as a reference to its URI would compile it: a
+-- pointer or anchor to nothing, a pattern apikit cannot run are refused,
+-- though the meta-schema lets them pass.  A reference to a schema not
+-- registered yet is fine: any order of registration works.
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/nope', '{"$ref": "#/$defs/nope"}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/greek', '{"pattern": "\\p{Greek}"}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/anchor', '{"properties": {"a": {"$ref": "#nowhere"}}}');
+UPDATE apikit.json_schemas SET schema = '{"$ref": "#/$defs/nope"}' WHERE uri = 'https://example.com/ok';
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/first', '{"$ref": "second#/$defs/x"}');
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/second', '{"$defs": {"x": {"type": "integer"}}}');
+SELECT apikit.json_validate_uri('https://example.com/first', '1') AS first_integer,
+	   apikit.json_validate_uri('https://example.com/first', '"a"') AS first_string;
+-- Into a registered document, a pointer to nothing is refused.
+INSERT INTO apikit.json_schemas VALUES ('https://example.com/third', '{"$ref": "https://example.com/second#/$defs/y"}');
+DELETE FROM apikit.json_schemas WHERE uri IN ('https://example.com/first', 'https://example.com/second');
 -- Without "$schema", a schema valid in draft 7 only is accepted: a draft-7
 -- schema that refers to it reads it as draft 7.
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/d7', '{"items": [{"type": "string"}], "additionalItems": false}');
@@ -286,6 +307,13 @@ SELECT apikit.json_validate('{"required": "a"}', '{}');
 SELECT apikit.json_validate('{"multipleOf": 0}', '1');
 SELECT apikit.json_validate('{"pattern": "("}', '"x"');
 SELECT apikit.json_validate('{"pattern": "(?i)x"}', '"x"');
+-- A pattern whose counted repetitions expand past 20,000 automaton states
+-- is refused: each match would need memory growing with their square.
+-- Back-references work (patterns compile without submatch capture).
+SELECT apikit.json_validate(jsonb_build_object('pattern', repeat('(a|b|c|d)*[^x]{2,200}', 100)), '"abc"');
+\echo :LAST_ERROR_SQLSTATE
+SELECT apikit.json_validate('{"pattern": "^(ab)\\1$"}', '"abab"') AS backref_match,
+	   apikit.json_validate('{"pattern": "^(ab)\\1$"}', '"abba"') AS backref_no_match;
 SELECT apikit.json_validate('{"$ref": "#/$defs/missing"}', '1');
 SELECT apikit.json_validate('{"$id": "https://example.com/a#frag"}', '1');
 -- A $ref cycle that never moves into the instance is stopped, and said.
@@ -296,10 +324,25 @@ SELECT apikit.json_validate('{"$defs": {"t": {"type": "array", "items": {"$ref":
 -- A recursive schema over a deep instance: fine, and bounded by the stack.
 SELECT apikit.json_validate('{"type": "array", "items": {"$ref": "#"}}', (repeat('[', 1000) || repeat(']', 1000))::jsonb) AS deep_1000;
 SELECT apikit.json_validate('{"type": "array", "items": {"$ref": "#"}}', (repeat('[', 5000) || repeat(']', 5000))::jsonb);
--- Large instances: uniqueItems over 100,000 items hashes instead of
--- comparing pairs.
+-- Large instances: uniqueItems over 100,000 items sorts instead of
+-- comparing pairs, and names the first pair of equal items (JSON's
+-- equality: 1 is 1.0, objects whatever their keys' order).
 SELECT apikit.json_validate('{"uniqueItems": true}', (SELECT jsonb_agg(g) FROM generate_series(1, 100000) g)) AS unique_100k,
 	   apikit.json_validate('{"uniqueItems": true}', (SELECT jsonb_agg(g % 99999) FROM generate_series(1, 100000) g)) AS duplicate_100k;
+SELECT apikit.json_validation_errors('{"uniqueItems": true}',
+	(SELECT jsonb_agg(CASE g WHEN 30 THEN '{"b": 1, "a": [2.0]}'::jsonb WHEN 40 THEN '{"a": [2], "b": 1.00}'
+						 WHEN 35 THEN '7.0' WHEN 50 THEN '7' ELSE to_jsonb(g * 1000) END)
+	   FROM generate_series(0, 60) g))->0->>'error' AS first_equal_pair;
+-- A long enum is sorted when compiled and searched by halves, with JSON's
+-- equality; its message shows its first 200 bytes.
+SELECT apikit.json_validate(s, '500.0') AS middle, apikit.json_validate(s, '1') AS first,
+	   apikit.json_validate(s, '[1, {"a": 2}]') AS container_last,
+	   apikit.json_validate(s, '0') AS missing, apikit.json_validate(s, '"500"') AS string_missing,
+	   apikit.json_validate(s, '[1, {"a": 3}]') AS container_missing,
+	   apikit.json_validation_errors(s, '0')->0->>'error' AS message
+  FROM (SELECT jsonb_build_object('enum', jsonb_agg(g) || '[[1, {"a": 2.0}]]') AS s
+		  FROM generate_series(1, 1000) g) AS e;
+SELECT apikit.json_validation_errors(jsonb_build_object('const', jsonb_build_object('k', repeat('v', 300), 'l', 1)), '0')->0->>'error' AS const_message;
 SELECT apikit.json_validation_errors('{"items": {"type": "integer"}}',
 	(SELECT jsonb_agg(CASE WHEN g = 77777 THEN to_jsonb('x'::text) ELSE to_jsonb(g) END) FROM generate_series(1, 100000) g));
 
@@ -364,12 +407,51 @@ SELECT jsonb_array_length(e) AS units, e->0 AS first, e->99 AS hundredth, e->100
 SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted
   FROM apikit.json_validation_errors('{"items": {"type": "object", "required": ["id", "name"]}}',
 		(SELECT jsonb_agg(1) FROM generate_series(1, 300000))) AS e;
--- ... and at 1 MB of them: ten errors of about 200 KB each (a 100 KB key
--- in the location and in the message).
-SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted,
-	   length(e::text) BETWEEN 800000 AND 1100000 AS about_one_mb
+-- The body's strings do not make errors large: a key of 100 KB appears in
+-- a message cut to 200 bytes, and a location longer than 4 KB keeps its
+-- first and last 2 KB around "~..." (never part of a JSON pointer).
+SELECT jsonb_array_length(e) AS units,
+	   max(length(u->>'instanceLocation')) AS longest_location,
+	   max(length(u->>'error')) AS longest_message,
+	   bool_and(u->>'instanceLocation' LIKE '/kkk%~...kkk%') AS shortened,
+	   length(e::text) < 60000 AS small
   FROM apikit.json_validation_errors('{"additionalProperties": false}',
-		(SELECT jsonb_object_agg(repeat('k', 100000) || g, g) FROM generate_series(1, 10) g)) AS e;
+		(SELECT jsonb_object_agg(repeat('k', 100000) || g, g) FROM generate_series(1, 10) g)) AS e,
+	   jsonb_array_elements(e) AS u
+ GROUP BY e;
+SELECT apikit.json_validation_errors('{"additionalProperties": false}',
+		jsonb_build_object(repeat('é', 300), 1))->0->>'error' AS cut_at_a_character;
+-- ... and the list stops at 256 kB of JSON text, escapes counted: keys of
+-- control characters print six bytes each.
+SELECT jsonb_array_length(e) AS units, e->-1->'omitted' AS omitted,
+	   length(e::text) BETWEEN 200000 AND 270000 AS about_256_kb
+  FROM apikit.json_validation_errors('{"additionalProperties": false}',
+		(SELECT jsonb_object_agg(repeat(chr(1), 100000) || g, g) FROM generate_series(1, 20) g)) AS e;
+-- So json_assert_valid's error stays small whatever the body: three keys
+-- of 150,000 control characters (a 2.7 MB body) used to make an 8 MB
+-- PostgREST message and a 5 MB DETAIL, all of it in the server log too.
+DO $$
+DECLARE
+	body jsonb := (SELECT jsonb_object_agg(repeat(chr(1), 150000) || g, g) FROM generate_series(1, 3) g);
+	msg text;
+	det text;
+	hint text;
+BEGIN
+	BEGIN
+		PERFORM apikit.json_assert_valid('{"additionalProperties": false}', body);
+	EXCEPTION WHEN invalid_parameter_value THEN
+		GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+	END;
+	RAISE NOTICE 'SQL: message %, detail under 100 kB %, hint under 30 kB %', msg, length(det) < 100000, length(hint) < 30000;
+	SET LOCAL apikit.json_errors_as_http = on;
+	BEGIN
+		PERFORM apikit.json_assert_valid('{"additionalProperties": false}', body);
+	EXCEPTION WHEN sqlstate 'PGRST' THEN
+		GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+	END;
+	RAISE NOTICE 'PostgREST: body under 150 kB %, errors %', length(msg) < 150000,
+		jsonb_array_length((msg::jsonb->>'details')::jsonb);
+END $$;
 -- Exactly 100: no last unit.
 SELECT jsonb_array_length(e) AS units, e->-1->'omitted' IS NULL AS no_omitted_unit
   FROM apikit.json_validation_errors('{"items": {"type": "string"}}',
@@ -409,6 +491,35 @@ SELECT apikit.json_validate('{"$ref": "https://example.com/schemas/line"}', '{"s
 SELECT count(*) >= 0 AS can_read_registry FROM apikit.json_schemas;
 INSERT INTO apikit.json_schemas VALUES ('https://example.com/evil', '{}');
 RESET ROLE;
+
+-- The registry's trigger functions read its rows by column number and
+-- type: no role may attach them to a table of its own (CREATE TRIGGER
+-- needs EXECUTE, which PUBLIC does not have), and attached by a superuser
+-- to any table but the registry they refuse to run, whatever its columns.
+CREATE SCHEMA regress_json_own AUTHORIZATION regress_json_user;
+SET ROLE regress_json_user;
+CREATE TABLE regress_json_own.mine (a int, b int);
+CREATE TABLE regress_json_own.lookalike (uri text, schema text);
+CREATE TRIGGER t BEFORE INSERT ON regress_json_own.mine
+	FOR EACH ROW EXECUTE FUNCTION apikit.json_schemas_check();
+CREATE TRIGGER t AFTER INSERT ON regress_json_own.mine
+	FOR EACH STATEMENT EXECUTE FUNCTION apikit.json_schemas_changed();
+RESET ROLE;
+CREATE TRIGGER t BEFORE INSERT ON regress_json_own.mine
+	FOR EACH ROW EXECUTE FUNCTION apikit.json_schemas_check();
+CREATE TRIGGER t BEFORE INSERT ON regress_json_own.lookalike
+	FOR EACH ROW EXECUTE FUNCTION apikit.json_schemas_check();
+CREATE TRIGGER u AFTER INSERT ON regress_json_own.lookalike
+	FOR EACH STATEMENT EXECUTE FUNCTION apikit.json_schemas_changed();
+SET ROLE regress_json_user;
+INSERT INTO regress_json_own.mine VALUES (1, 2);
+INSERT INTO regress_json_own.lookalike VALUES ('https://example.com/x', '{"type": 1}');
+DROP TRIGGER t ON regress_json_own.lookalike;
+INSERT INTO regress_json_own.lookalike VALUES ('https://example.com/x', '{"type": 1}');
+RESET ROLE;
+SELECT has_function_privilege('regress_json_user', 'apikit.json_schemas_check()', 'EXECUTE') AS check_executable,
+	   has_function_privilege('regress_json_user', 'apikit.json_schemas_changed()', 'EXECUTE') AS changed_executable;
+DROP SCHEMA regress_json_own CASCADE;
 
 -- No setting an ordinary role can change alters json_validate's answer:
 -- CHECK constraints hold for every role.  Three tables whose constraints

@@ -368,6 +368,7 @@ jv_equal(const JV *a, const JV *b)
 					JV			x,
 								y;
 
+					CHECK_FOR_INTERRUPTS();
 					jv_iter_next(&ia, &x);
 					jv_iter_next(&ib, &y);
 					if (!jv_equal(&x, &y))
@@ -424,6 +425,7 @@ jv_compare(const JV *a, const JV *b)
 								y;
 					int			c;
 
+					CHECK_FOR_INTERRUPTS();
 					jv_iter_next(&ia, &x);
 					jv_iter_next(&ib, &y);
 					if ((c = jv_compare(&x, &y)) != 0)
@@ -456,41 +458,191 @@ jv_type_name(JvType t)
 	return "unknown";
 }
 
+/*
+ * The value as JSON text into buf, stopping once buf holds more than max
+ * bytes: a 30 MB "const" costs what its first max bytes cost.  Strings
+ * are read only as far as they could show.
+ */
+static void
+text_append(StringInfo buf, const JV *v, int max)
+{
+	check_stack_depth();
+	switch (v->type)
+	{
+		case JV_NULL:
+			appendStringInfoString(buf, "null");
+			break;
+		case JV_BOOL:
+			appendStringInfoString(buf, v->b ? "true" : "false");
+			break;
+		case JV_NUMBER:
+			appendStringInfoString(buf, DatumGetCString(DirectFunctionCall1(numeric_out,
+																		NumericGetDatum(v->num))));
+			break;
+		case JV_STRING:
+			{
+				int			room = max + 1 - buf->len;
+				int			len = v->len <= room ? v->len : pg_mbcliplen(v->str, v->len, Max(room, 1));
+				char	   *s = pnstrdup(v->str, len);
+
+				escape_json(buf, s);
+				pfree(s);
+				break;
+			}
+		case JV_ARRAY:
+		case JV_OBJECT:
+			{
+				bool		object = v->type == JV_OBJECT;
+				JvPairs		pairs = {{0}, {0}};
+				JvIter		items = {0};
+				JV			k,
+							x;
+				bool		first = true;
+
+				appendStringInfoChar(buf, object ? '{' : '[');
+				if (object)
+					jv_pairs_init(&pairs, v);
+				else
+					jv_iter_values(&items, v);
+				while (buf->len <= max)
+				{
+					if (object)
+					{
+						if (!jv_pairs_next(&pairs, &k, &x))
+							break;
+					}
+					else if (items.i < items.end)
+						jv_iter_next(&items, &x);
+					else
+						break;
+					CHECK_FOR_INTERRUPTS();
+					if (!first)
+						appendStringInfoString(buf, ", ");
+					first = false;
+					if (object)
+					{
+						text_append(buf, &k, max);
+						appendStringInfoString(buf, ": ");
+					}
+					text_append(buf, &x, max);
+				}
+				appendStringInfoChar(buf, object ? '}' : ']');
+				break;
+			}
+	}
+}
+
 /* The value as JSON text, cut to about maxlen bytes, for messages. */
 char *
 jv_to_text(const JV *v, int maxlen)
 {
-	char	   *text;
+	StringInfoData buf;
+	int			cut;
 
-	switch (v->type)
+	initStringInfo(&buf);
+	text_append(&buf, v, maxlen);
+	if (buf.len <= maxlen)
+		return buf.data;
+	cut = pg_mbcliplen(buf.data, buf.len, maxlen);
+	buf.data[cut] = '\0';
+	return psprintf("%s...", buf.data);
+}
+
+/* ---- random access to a container's children ---- */
+
+/*
+ * Where each child of an array starts, and where the last one ends:
+ * n + 1 offsets.  With them, jv_child_at reads any child in O(1) where
+ * jv_array_get walks back to the nearest stored offset; four bytes a
+ * child, where a JV is 56.
+ */
+uint32 *
+jv_offsets(const JV *arr)
+{
+	int			n = jv_count(arr);
+	uint32	   *off = palloc(sizeof(uint32) * (n + 1));
+	uint32		pos = 0;
+
+	for (int i = 0; i < n; i++)
 	{
-		case JV_NULL:
-			return pstrdup("null");
-		case JV_BOOL:
-			return pstrdup(v->b ? "true" : "false");
-		case JV_NUMBER:
-			text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->num)));
-			break;
-		case JV_STRING:
-			{
-				StringInfoData buf;
-				char	   *s = pnstrdup(v->str, v->len);
-
-				initStringInfo(&buf);
-				escape_json(&buf, s);
-				text = buf.data;
-				break;
-			}
-		default:
-			text = JsonbToCString(NULL, v->c, -1);
-			break;
+		off[i] = pos;
+		JBE_ADVANCE_OFFSET(pos, arr->c->children[i]);
 	}
-	if (maxlen > 0 && (int) strlen(text) > maxlen)
+	off[n] = pos;
+	return off;
+}
+
+void
+jv_child_at(const JV *arr, const uint32 *offsets, int i, JV *out)
+{
+	jv_fill(arr->c, child_base(arr->c), i, offsets[i], offsets[i + 1], out);
+}
+
+typedef struct ChildOrder
+{
+	const JV   *arr;
+	const uint32 *offsets;
+} ChildOrder;
+
+/* jv_compare's order of two children, then their positions. */
+static int
+child_cmp(const void *a, const void *b, void *arg)
+{
+	const ChildOrder *o = arg;
+	uint32		i = *(const uint32 *) a;
+	uint32		j = *(const uint32 *) b;
+	JV			x,
+				y;
+	int			c;
+
+	CHECK_FOR_INTERRUPTS();
+	jv_child_at(o->arr, o->offsets, i, &x);
+	jv_child_at(o->arr, o->offsets, j, &y);
+	c = jv_compare(&x, &y);
+	if (c != 0)
+		return c;
+	return i < j ? -1 : (i > j ? 1 : 0);
+}
+
+/*
+ * The indexes of an array's children in jv_compare's order (equal ones by
+ * position): n log n comparisons whatever the values, no hash to collide.
+ */
+uint32 *
+jv_sorted_children(const JV *arr, const uint32 *offsets)
+{
+	int			n = jv_count(arr);
+	uint32	   *order = palloc(sizeof(uint32) * Max(n, 1));
+	ChildOrder	o = {arr, offsets};
+
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	qsort_arg(order, n, sizeof(uint32), child_cmp, &o);
+	return order;
+}
+
+/* Whether v equals a child of arr, whose children order sorts. */
+bool
+jv_sorted_contains(const JV *arr, const uint32 *offsets, const uint32 *order,
+				   const JV *v)
+{
+	int			lo = 0,
+				hi = jv_count(arr);
+
+	while (lo < hi)
 	{
-		int			cut = pg_mbcliplen(text, strlen(text), maxlen);
+		int			mid = lo + (hi - lo) / 2;
+		JV			x;
+		int			c;
 
-		text[cut] = '\0';
-		text = psprintf("%s...", text);
+		jv_child_at(arr, offsets, order[mid], &x);
+		c = jv_compare(&x, v);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return text;
+	return false;
 }

@@ -23,9 +23,8 @@
  *   that does not decide the outcome drops them; later ones are only
  *   counted, without formatting their message;
  * - a message's arguments, and what a leaf check allocates (numbers of
- *   more than 18 digits go through numeric.c, base64 is decoded, a string
- *   checked as format "regex" is compiled), live in a scratch context
- *   reset right after;
+ *   more than 18 digits go through numeric.c, base64 is decoded), live in
+ *   a scratch context reset right after;
  * - annotation bitmaps are freed when their node or branch is done.
  * What stays grows with the instance's depth (paths, scope) and its
  * longest string or array (buffers reused from call to call).  Every 256
@@ -35,7 +34,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_collation.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -111,6 +109,27 @@ typedef struct Eval
 
 /* Steps between checks for interrupts: a fraction of a millisecond. */
 #define STEPS_PER_INTERRUPT_CHECK 256
+/* Work on strings and lists is charged as steps: bytes or items per step. */
+#define BYTES_PER_STEP 64
+#define ITEMS_PER_STEP 16
+
+/*
+ * Count steps of work towards the next check for interrupts.  A step is
+ * one subschema applied to one value, or BYTES_PER_STEP bytes scanned, or
+ * ITEMS_PER_STEP names or values compared: so the time between checks stays
+ * a fraction of a millisecond whatever the schema's values and the body's
+ * strings weigh.
+ */
+static inline void
+spend(Eval *ev, int steps)
+{
+	ev->steps_left -= steps;
+	if (unlikely(ev->steps_left <= 0))
+	{
+		ev->steps_left = STEPS_PER_INTERRUPT_CHECK;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
 
 typedef struct Annot
 {
@@ -147,34 +166,123 @@ push(PathStack *p, const char *s, int len, int index)
 #define POP(ev, path) \
 	do { if ((ev)->collect) (ev)->path.n--; } while (0)
 
-/* A JSON pointer token appended to buf, escaped as RFC 6901 says. */
+/*
+ * A location longer than this keeps its first LOCATION_HEAD and its last
+ * LOCATION_TAIL bytes around LOCATION_CUT: a "~" followed by anything but
+ * "0" or "1" never occurs in a JSON pointer, so a shortened location cannot
+ * be taken for a real one.  Rendering one costs O(LOCATION_MAX) whatever
+ * the path's depth and its keys' lengths: error collection renders the path
+ * at every failure, also in branches that are dropped again (an anyOf that
+ * fails at each of 2,000 levels of a deep body), and paths of megabytes
+ * made that quadratic.
+ */
+#define LOCATION_MAX	4096
+#define LOCATION_HEAD	2048
+#define LOCATION_TAIL	2040
+#define LOCATION_CUT	"~..."
+
+/* A JSON pointer token, escaped as RFC 6901 says, of at most max bytes of s. */
 static void
-append_token(StringInfo buf, const char *s, int len)
+append_token(StringInfo buf, const char *s, int len, int max)
 {
 	size_t		pos;
 
+	if (len > max)
+		len = max;
 	enlargeStringInfo(buf, len * 2 + 2);
 	pos = buf->len;
 	jsonschema_pointer_append(buf->data, buf->maxlen, &pos, s, len);
 	buf->len = pos;
 }
 
-/* The path as a JSON pointer, into buf (reused from report to report). */
+static void
+append_seg(StringInfo buf, const Seg *s, int max)
+{
+	if (s->s == NULL)
+		appendStringInfo(buf, "/%d", s->index);
+	else
+		append_token(buf, s->s, s->len, max);
+}
+
+/* Bytes of a segment before escaping, "/" included. */
+static int
+seg_raw_len(const Seg *s)
+{
+	char		digits[16];
+
+	if (s->s)
+		return s->len + 1;
+	return snprintf(digits, sizeof(digits), "/%d", s->index);
+}
+
+/* The byte where a cut at or before max keeps s whole in characters. */
+static int
+clip_at(const char *s, int len, int max)
+{
+	return len <= max ? len : pg_mbcliplen(s, len, max);
+}
+
+/*
+ * The path as a JSON pointer, into buf (reused from report to report),
+ * shortened as LOCATION_MAX says.  last, when set, is one more token.
+ */
 static void
 render(StringInfo buf, const PathStack *p, const char *last)
 {
-	resetStringInfo(buf);
-	for (int i = 0; i < p->n; i++)
-	{
-		const Seg  *s = &p->segs[i];
+	Seg			lastseg = {last, last ? (int) strlen(last) : 0, -1};
+	int			n = p->n + (last ? 1 : 0);
+	int			from;
+	int			need = LOCATION_TAIL;
+	int			skip = 0;
+	StringInfoData tail;
 
-		if (s->s == NULL)
-			appendStringInfo(buf, "/%d", s->index);
-		else
-			append_token(buf, s->s, s->len);
+#define SEG(i) ((i) < p->n ? &p->segs[i] : &lastseg)
+	resetStringInfo(buf);
+	for (int i = 0; i < n; i++)
+	{
+		append_seg(buf, SEG(i), LOCATION_MAX + 1 - buf->len);
+		if (buf->len > LOCATION_MAX)
+			break;
 	}
-	if (last)
-		append_token(buf, last, strlen(last));
+	if (buf->len <= LOCATION_MAX)
+		return;
+
+	/* too long: the head, the cut, then the segments that end it */
+	buf->len = clip_at(buf->data, buf->len, LOCATION_HEAD);
+	buf->data[buf->len] = '\0';
+	appendStringInfoString(buf, LOCATION_CUT);
+	for (from = n - 1; from > 0; from--)
+	{
+		int			raw = seg_raw_len(SEG(from));
+
+		if (raw >= need)
+			break;
+		need -= raw;
+	}
+	/* of the first of them, a key's last bytes only, without its "/" */
+	if (SEG(from)->s && SEG(from)->len + 1 > need)
+		skip = SEG(from)->len - need;
+	initStringInfo(&tail);
+	for (int i = from; i < n; i++)
+	{
+		const Seg  *s = SEG(i);
+
+		if (i == from && skip > 0)
+		{
+			append_token(&tail, s->s + skip, s->len - skip, s->len);
+			memmove(tail.data, tail.data + 1, tail.len--);
+		}
+		else
+			append_seg(&tail, s, s->s ? s->len : 0);
+	}
+#undef SEG
+	/* escapes may have made it longer: its last LOCATION_TAIL bytes */
+	skip = tail.len > LOCATION_TAIL ? tail.len - LOCATION_TAIL : 0;
+	while (skip < tail.len && (tail.data[skip] & 0xC0) == 0x80 &&
+		   GetDatabaseEncoding() == PG_UTF8)
+		skip++;
+	appendBinaryStringInfo(buf, tail.data + skip, tail.len - skip);
+	pfree(tail.data);
 }
 
 /*
@@ -187,6 +295,27 @@ error_keepable(const Eval *ev)
 	return ev->nkept == ev->nerrors && ev->nkept < JS_MAX_ERRORS;
 }
 
+/* The length of s as a JSON string, quotes included, as jsonb prints it. */
+static Size
+json_text_len(const char *s, int len)
+{
+	Size		n = 2;
+
+	for (int i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
+			c == '\r' || c == '\t')
+			n += 2;
+		else if (c < 0x20)
+			n += 6;				/* \u00XX */
+		else
+			n++;
+	}
+	return n;
+}
+
 pg_attribute_printf(3, 4)
 static void
 report(Eval *ev, const char *kw, const char *fmt,...)
@@ -196,6 +325,7 @@ report(Eval *ev, const char *kw, const char *fmt,...)
 	StringInfo	msg = &ev->buf[2];
 	JsError    *e;
 	Size		size;
+	Size		text;
 	char	   *p;
 
 	if (ev->buf[0].data == NULL)
@@ -221,14 +351,18 @@ report(Eval *ev, const char *kw, const char *fmt,...)
 	}
 	render(iloc, &ev->ipath, NULL);
 	render(kloc, &ev->kpath, kw);
+	/* a few kilobytes at most, but under a fan-out, at every step */
+	spend(ev, (iloc->len + kloc->len + msg->len) / BYTES_PER_STEP);
 
 	ev->nerrors++;
-	size = MAXALIGN(sizeof(JsError)) + iloc->len + kloc->len + msg->len + 3;
-	if (ev->kept_bytes + size > JS_MAX_ERROR_BYTES)
+	text = json_text_len(iloc->data, iloc->len) + json_text_len(kloc->data, kloc->len) +
+		json_text_len(msg->data, msg->len);
+	if (ev->kept_bytes + text > JS_MAX_ERROR_BYTES)
 		return;					/* counted, not kept; no later one is */
+	size = MAXALIGN(sizeof(JsError)) + iloc->len + kloc->len + msg->len + 3;
 	e = MemoryContextAlloc(ev->cxt, size);
 	p = (char *) e + MAXALIGN(sizeof(JsError));
-	e->size = size;
+	e->size = text;
 	e->instance_location = memcpy(p, iloc->data, iloc->len + 1);
 	p += iloc->len + 1;
 	e->keyword_location = memcpy(p, kloc->data, kloc->len + 1);
@@ -237,7 +371,7 @@ report(Eval *ev, const char *kw, const char *fmt,...)
 	if (ev->errors == NULL)
 		ev->errors = MemoryContextAlloc(ev->cxt, sizeof(JsError *) * JS_MAX_ERRORS);
 	ev->errors[ev->nkept++] = e;
-	ev->kept_bytes += size;
+	ev->kept_bytes += text;
 }
 
 /*
@@ -414,10 +548,29 @@ type_list(uint8 types)
 	return buf.data;
 }
 
+/*
+ * A string of the body's (or the schema's) in a message: at most this many
+ * bytes, cut at a character and "..." after.  A key of 150,000 bytes would
+ * otherwise be copied into the message, then escaped into the error's
+ * DETAIL, PostgREST's body and the server log.
+ */
+#define MESSAGE_STRING_MAX 200
+
+static char *
+msg_text(const char *s, int len)
+{
+	int			cut = clip_at(s, len, MESSAGE_STRING_MAX);
+
+	return cut < len ? psprintf("%.*s...", cut, s) : pnstrdup(s, len);
+}
+
+/* A number for a message, likewise cut (numeric has up to 147,455 digits). */
 static char *
 num_text(Numeric n)
 {
-	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+
+	return msg_text(text, strlen(text));
 }
 
 static bool
@@ -452,39 +605,30 @@ regex_matches(Eval *ev, JsPattern *p, const char *s, int len)
 	return false;
 }
 
-/* The "regex" format: ECMA-262, as far as PostgreSQL's engine can tell. */
+/*
+ * The "regex" format: ECMA-262's syntax with the "u" flag, by a linear
+ * scan.  Not PostgreSQL's engine: its compile of an attacker's string
+ * costs time and memory that grow with the repetitions it spells (a 30-byte
+ * string of nested counts takes 180 MB before the engine gives up), and
+ * whether the engine can compile a string is not what the format asks.
+ */
 static bool
 valid_regex(const char *s, int len)
 {
-	char	   *are;
-	bool		unicode;
-	pg_wchar   *w;
-	int			wlen;
-	regex_t		re;
-	int			rc;
-
-	if (len > JS_PATTERN_MAX)
-		return false;			/* no pattern apikit would compile */
-	/* the caller runs this in the scratch context, which frees the buffers */
-	are = palloc((Size) len * JS_REGEX_GROWTH + 1);
-	switch (jsonschema_regex_translate(s, len, are, (Size) len * JS_REGEX_GROWTH + 1, &unicode))
+	switch (jsonschema_regex_check(s, len))
 	{
-		case JS_REGEX_NOT_ECMA:
+		case JS_REGEX_SYNTAX_OK:
+			return true;
+		case JS_REGEX_SYNTAX_INVALID:
 			return false;
-		case JS_REGEX_UNSUPPORTED:
-		case JS_REGEX_UNKNOWN_PROPERTY:
-			return true;		/* ECMA-262 we cannot check: give the benefit */
-		case JS_REGEX_OK:
+		case JS_REGEX_SYNTAX_NOMEM:
 			break;
 	}
-	w = palloc((strlen(are) + 1) * sizeof(pg_wchar));
-	wlen = pg_mb2wchar_with_len(are, w, strlen(are));
-	rc = pg_regcomp(&re, w, wlen, REG_ADVANCED, C_COLLATION_OID);
-	if (rc == REG_OKAY)
-		pg_regfree(&re);
-	else
-		CHECK_FOR_INTERRUPTS(); /* REG_CANCEL: not an invalid pattern */
-	return rc == REG_OKAY;
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("out of memory"),
+			 errdetail("Failed while checking a string of %d bytes for the format \"regex\".", len)));
+	return false;
 }
 
 static pg_attribute_always_inline bool eval_number_checks(Eval *ev, JsNode *n, const JV *inst,
@@ -499,7 +643,11 @@ eval_number(Eval *ev, JsNode *n, const JV *inst)
 
 	/* numeric.c compares what does not fit in 18 digits, and allocates */
 	if (unlikely(!d.ok || !n->numbers_fit))
+	{
+		/* numeric.c's work grows with the digits (up to 147,455) */
+		spend(ev, VARSIZE_ANY(inst->num) / BYTES_PER_STEP);
 		old = scratch_enter(ev);
+	}
 	ok = eval_number_checks(ev, n, inst, &d);
 	if (unlikely(old != NULL))
 		scratch_leave(ev, old);
@@ -602,6 +750,8 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 {
 	bool		ok = true;
 
+	/* each check below reads the whole string, once or more */
+	spend(ev, inst->len / BYTES_PER_STEP);
 	if (n->min_length >= 0 || n->max_length >= 0)
 	{
 		int			chars = GetDatabaseEncoding() == PG_UTF8 ?
@@ -627,7 +777,8 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 	if (n->pattern && !regex_matches(ev, n->pattern, inst->str, inst->len))
 	{
 		ok = false;
-		REPORT(ev, "pattern", "the string does not match the pattern \"%.200s\"", n->pattern->source);
+		REPORT(ev, "pattern", "the string does not match the pattern \"%s\"",
+			   msg_text(n->pattern->source, strlen(n->pattern->source)));
 		if (!ev->collect)
 			return false;
 	}
@@ -650,12 +801,7 @@ eval_string(Eval *ev, JsNode *n, const JV *inst)
 		bool		valid;
 
 		if (n->format == JSF_REGEX)
-		{
-			MemoryContext old = scratch_enter(ev);
-
 			valid = valid_regex(inst->str, inst->len);
-			scratch_leave(ev, old);
-		}
 		else
 			valid = jsonschema_format_check(n->format, inst->str, inst->len);
 
@@ -673,6 +819,8 @@ in_enum(const JsNode *n, const JV *inst)
 {
 	JvIter		it;
 
+	if (n->enum_order)
+		return jv_sorted_contains(&n->enum_values, n->enum_offsets, n->enum_order, inst);
 	jv_iter_values(&it, &n->enum_values);
 	while (it.i < it.end)
 	{
@@ -687,28 +835,12 @@ in_enum(const JsNode *n, const JV *inst)
 
 /* ---- uniqueItems ---- */
 
-typedef struct IndexedItem
-{
-	JV			value;
-	int			index;
-} IndexedItem;
-
-static int
-indexed_cmp(const void *a, const void *b)
-{
-	const IndexedItem *x = a;
-	const IndexedItem *y = b;
-	int			c;
-
-	CHECK_FOR_INTERRUPTS();
-	c = jv_compare(&x->value, &y->value);
-	return c != 0 ? c : x->index - y->index;
-}
-
 /*
  * Whether all items differ; else the first equal pair in *i < *j.  Long
  * arrays are sorted in a total order consistent with JSON equality
- * (n log n comparisons, whatever the values: no hash to collide).
+ * (n log n comparisons, whatever the values: no hash to collide), as
+ * indexes with the items' offsets: eight bytes an item (a 5 million item
+ * array costs 40 MB, where sorting copies of the values cost 280 MB).
  */
 pg_noinline static bool
 items_unique(const JV *arr, int *first, int *second)
@@ -733,24 +865,24 @@ items_unique(const JV *arr, int *first, int *second)
 	}
 	else
 	{
-		IndexedItem *v = palloc(sizeof(IndexedItem) * count);
-		JvIter		it;
+		uint32	   *offsets = jv_offsets(arr);
+		uint32	   *order = jv_sorted_children(arr, offsets);
 		bool		unique = true;
 
-		jv_iter_values(&it, arr);
-		for (int i = 0; i < count; i++)
-		{
-			jv_iter_next(&it, &v[i].value);
-			v[i].index = i;
-		}
-		qsort(v, count, sizeof(IndexedItem), indexed_cmp);
 		*first = *second = count;
 		for (int i = 0; i + 1 < count; i++)
-			if (jv_compare(&v[i].value, &v[i + 1].value) == 0)
+		{
+			JV			x,
+						y;
+
+			CHECK_FOR_INTERRUPTS();
+			jv_child_at(arr, offsets, order[i], &x);
+			jv_child_at(arr, offsets, order[i + 1], &y);
+			if (jv_compare(&x, &y) == 0)
 			{
 				/* report the pair that ends first, as the pairwise scan does */
-				int			lo = Min(v[i].index, v[i + 1].index);
-				int			hi = Max(v[i].index, v[i + 1].index);
+				int			lo = order[i];	/* equal ones sort by index */
+				int			hi = order[i + 1];
 
 				if (hi < *second || (hi == *second && lo < *first))
 				{
@@ -759,7 +891,9 @@ items_unique(const JV *arr, int *first, int *second)
 				}
 				unique = false;
 			}
-		pfree(v);
+		}
+		pfree(order);
+		pfree(offsets);
 		return unique;
 	}
 }
@@ -930,6 +1064,7 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		{
 			JV			name;
 
+			CHECK_FOR_INTERRUPTS();
 			jv_iter_next(&it, &name);
 			if (!jv_object_find(inst, name.str, name.len, &found))
 			{
@@ -938,8 +1073,8 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				{
 					PUSH_KW(ev, n->dep_required_kw);
 					REPORT(ev, pnstrdup(dep->name, dep->len),
-						   "the property \"%.*s\" is required when \"%.*s\" is present",
-						   name.len, name.str, dep->len, dep->name);
+						   "the property \"%s\" is required when \"%s\" is present",
+						   msg_text(name.str, name.len), msg_text(dep->name, dep->len));
 					POP(ev, kpath);
 				}
 				else
@@ -977,15 +1112,18 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 
 			while (r < n->nrequired)
 			{
-				int			cmp = jv_key_cmp(n->required[r].name, n->required[r].len, k.str, k.len);
+				int			cmp;
+
+				CHECK_FOR_INTERRUPTS(); /* a million names, each failing */
+				cmp = jv_key_cmp(n->required[r].name, n->required[r].len, k.str, k.len);
 
 				if (cmp > 0)
 					break;
 				if (cmp < 0)
 				{
 					ok = false;
-					REPORT(ev, "required", "the required property \"%.*s\" is missing",
-						   n->required[r].len, n->required[r].name);
+					REPORT(ev, "required", "the required property \"%s\" is missing",
+						   msg_text(n->required[r].name, n->required[r].len));
 					if (!ev->collect)
 						return false;
 				}
@@ -1043,8 +1181,8 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				if (n->additional_properties->boolean == 0)
 				{
 					ok = false;
-					REPORT(ev, "additionalProperties", "the property \"%.*s\" is not allowed here",
-						   k.len, k.str);
+					REPORT(ev, "additionalProperties", "the property \"%s\" is not allowed here",
+						   msg_text(k.str, k.len));
 				}
 				else
 				{
@@ -1063,9 +1201,10 @@ eval_object(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 		}
 		for (; r < n->nrequired; r++)
 		{
+			CHECK_FOR_INTERRUPTS();
 			ok = false;
-			REPORT(ev, "required", "the required property \"%.*s\" is missing",
-				   n->required[r].len, n->required[r].name);
+			REPORT(ev, "required", "the required property \"%s\" is missing",
+				   msg_text(n->required[r].name, n->required[r].len));
 			if (!ev->collect)
 				return false;
 		}
@@ -1274,8 +1413,8 @@ eval_leftover(Eval *ev, JsNode *schema, const char *kw, const JV *member,
 	if (schema->boolean == 0)
 	{
 		if (name)
-			REPORT(ev, kw, "the property \"%.*s\" is not allowed here (no schema evaluates it)",
-				   namelen, name);
+			REPORT(ev, kw, "the property \"%s\" is not allowed here (no schema evaluates it)",
+				   msg_text(name, namelen));
 		else
 			REPORT(ev, kw, "item %d is not allowed here (no schema evaluates it)", index);
 		return false;
@@ -1411,11 +1550,7 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 
 
 	/* a schema's fan-out can make any number of steps: cancel works */
-	if (unlikely(--ev->steps_left <= 0))
-	{
-		ev->steps_left = STEPS_PER_INTERRUPT_CHECK;
-		CHECK_FOR_INTERRUPTS();
-	}
+	spend(ev, 1);
 
 	/*
 	 * Every eighth level is enough: eight frames are a few kilobytes, well
@@ -1457,6 +1592,9 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 				goto done;
 		}
 	}
+	/* equal strings are compared in full (containers check interrupts) */
+	if (n->has_const && inst->type == JV_STRING)
+		spend(ev, inst->len / BYTES_PER_STEP);
 	if (n->has_const && !jv_equal(&n->const_value, inst))
 	{
 		ok = false;
@@ -1518,6 +1656,7 @@ eval(Eval *ev, JsNode *n, const JV *inst, Annot *ann)
 			{
 				JsResource *r = ev->scope[i];
 
+				CHECK_FOR_INTERRUPTS(); /* scope is as deep as the instance */
 				for (int j = 0; j < r->ndynamic && !found; j++)
 					if (strcmp(r->dynamic_names[j], n->dynamic_ref_name) == 0)
 					{

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonschema_regex.h"
@@ -643,4 +644,605 @@ jsonschema_simple_match(const JsSimplePattern *p, const char *s, size_t len)
 			return false;
 		cur = next;
 	}
+}
+
+/* ---- ECMA-262 syntax, for the "regex" format ---- */
+
+/*
+ * What the format "regex" asks is whether a string is an ECMA-262 regular
+ * expression.  JSON Schema recommends the "u" flag, and ajv compiles with
+ * it, so this is the grammar of ES2023 in Unicode mode, without Annex B's
+ * web-compatibility forms: no literal "]", "{" or "}", escapes only of
+ * syntax characters and "/", back-references only to groups that exist,
+ * ranges in order and never from a class escape, unique group names, no
+ * quantified lookaround.  One pass, iterative (a million "(" cost no
+ * stack), linear in the string; unlike a regex engine's compile, it costs
+ * nothing that grows with the repetitions a pattern spells.  Not checked:
+ * whether the names of \p{...} are in Unicode's list (any well-formed name
+ * passes), and group names are compared as written (an escape in one is
+ * not decoded).
+ */
+
+typedef struct Span
+{
+	const char *s;
+	size_t		len;
+} Span;
+
+typedef struct Syntax
+{
+	const char *s;
+	size_t		len;
+	size_t		i;
+	/* the open groups: 1 for a lookaround, 0 otherwise */
+	unsigned char *open;
+	size_t		nopen;
+	size_t		groups;			/* capturing groups */
+	size_t		max_backref;	/* the highest \N: checked at the end */
+	Span	   *names;			/* group names, then \k<name>s */
+	size_t		nnames;
+	Span	   *refs;
+	size_t		nrefs;
+	bool		nomem;
+} Syntax;
+
+/* What a class atom or escape stands for: a code point or a whole class. */
+typedef struct ClassAtom
+{
+	uint32_t	cp;
+	bool		is_class;
+} ClassAtom;
+
+static inline bool
+at(const Syntax *x, size_t i, char c)
+{
+	return i < x->len && x->s[i] == c;
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool
+hex_digits(const Syntax *x, size_t i, int n, uint32_t *value)
+{
+	uint32_t	v = 0;
+
+	for (int k = 0; k < n; k++)
+	{
+		int			h = i + k < x->len ? hex_value(x->s[i + k]) : -1;
+
+		if (h < 0)
+			return false;
+		v = v * 16 + (uint32_t) h;
+	}
+	*value = v;
+	return true;
+}
+
+/* The UTF-8 character at s[i] (a stray byte stands for itself). */
+static uint32_t
+utf8_char(const Syntax *x, size_t *i)
+{
+	const unsigned char *p = (const unsigned char *) x->s + *i;
+	size_t		left = x->len - *i;
+	int			n = p[0] < 0x80 ? 1 : p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC0 ? 2 : 1;
+	uint32_t	cp;
+
+	if ((size_t) n > left)
+		n = 1;
+	cp = n == 1 ? p[0] : (uint32_t) (p[0] & (0x7F >> n));
+	for (int k = 1; k < n; k++)
+	{
+		if ((p[k] & 0xC0) != 0x80)
+		{
+			*i += 1;
+			return p[0];
+		}
+		cp = (cp << 6) | (p[k] & 0x3F);
+	}
+	*i += n;
+	return cp;
+}
+
+/* \u: four hex digits, a surrogate pair of two such, or \u{...} */
+static bool
+unicode_escape(Syntax *x, size_t *i, uint32_t *cp)
+{
+	size_t		j = *i + 2;		/* after "\u" */
+
+	if (at(x, j, '{'))
+	{
+		uint32_t	v = 0;
+		size_t		start = ++j;
+
+		for (; j < x->len && hex_value(x->s[j]) >= 0; j++)
+		{
+			v = v * 16 + (uint32_t) hex_value(x->s[j]);
+			if (v > 0x10FFFF)
+				return false;
+		}
+		if (j == start || !at(x, j, '}'))
+			return false;
+		*cp = v;
+		*i = j + 1;
+		return true;
+	}
+	if (!hex_digits(x, j, 4, cp))
+		return false;
+	*i = j + 4;
+	if (*cp >= 0xD800 && *cp <= 0xDBFF && at(x, *i, '\\') && at(x, *i + 1, 'u'))
+	{
+		uint32_t	trail;
+
+		if (hex_digits(x, *i + 2, 4, &trail) && trail >= 0xDC00 && trail <= 0xDFFF)
+		{
+			*cp = 0x10000 + ((*cp - 0xD800) << 10) + (trail - 0xDC00);
+			*i += 6;
+		}
+	}
+	return true;
+}
+
+static bool
+property_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+		(c >= '0' && c <= '9');
+}
+
+/* \p{Name}, \p{Name=Value} or \P{...}; *i at the backslash. */
+static bool
+property_escape(Syntax *x, size_t *i)
+{
+	static const char *const names[] = {
+		"General_Category", "gc", "Script", "sc", "Script_Extensions", "scx"
+	};
+	size_t		j = *i + 2;
+	size_t		start,
+				eq = 0;
+
+	if (!at(x, j, '{'))
+		return false;
+	start = ++j;
+	for (; j < x->len && x->s[j] != '}'; j++)
+	{
+		if (x->s[j] == '=' && eq == 0 && j > start)
+			eq = j;
+		else if (!property_name_char(x->s[j]))
+			return false;
+	}
+	if (j >= x->len || j == start || (eq != 0 && eq + 1 == j))
+		return false;
+	if (eq != 0)
+	{
+		bool		known = false;
+
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			if (strlen(names[k]) == eq - start && memcmp(names[k], x->s + start, eq - start) == 0)
+				known = true;
+		if (!known)
+			return false;
+	}
+	*i = j + 1;
+	return true;
+}
+
+/*
+ * A CharacterEscape (or, in a class, a ClassEscape's "\b" and "\-"): *i at
+ * the backslash, moved past it.
+ */
+static bool
+character_escape(Syntax *x, size_t *i, bool in_class, uint32_t *cp)
+{
+	char		e;
+
+	if (*i + 1 >= x->len)
+		return false;
+	e = x->s[*i + 1];
+	switch (e)
+	{
+		case 'f':
+			*cp = '\f';
+			break;
+		case 'n':
+			*cp = '\n';
+			break;
+		case 'r':
+			*cp = '\r';
+			break;
+		case 't':
+			*cp = '\t';
+			break;
+		case 'v':
+			*cp = '\v';
+			break;
+		case 'c':
+			if (*i + 2 < x->len && ((x->s[*i + 2] >= 'a' && x->s[*i + 2] <= 'z') ||
+									(x->s[*i + 2] >= 'A' && x->s[*i + 2] <= 'Z')))
+			{
+				*cp = (uint32_t) x->s[*i + 2] % 32;
+				*i += 3;
+				return true;
+			}
+			return false;
+		case '0':
+			if (*i + 2 < x->len && x->s[*i + 2] >= '0' && x->s[*i + 2] <= '9')
+				return false;
+			*cp = 0;
+			break;
+		case 'x':
+			if (!hex_digits(x, *i + 2, 2, cp))
+				return false;
+			*i += 4;
+			return true;
+		case 'u':
+			return unicode_escape(x, i, cp);
+		default:
+			if (strchr("^$\\.*+?()[]{}|/", e) != NULL || (in_class && e == '-'))
+				*cp = (uint32_t) (unsigned char) e;
+			else if (in_class && e == 'b')
+				*cp = '\b';
+			else
+				return false;
+			break;
+	}
+	*i += 2;
+	return true;
+}
+
+static bool
+class_atom(Syntax *x, size_t *i, ClassAtom *a)
+{
+	a->is_class = false;
+	if (x->s[*i] != '\\')
+	{
+		a->cp = utf8_char(x, i);
+		return true;
+	}
+	if (*i + 1 < x->len && strchr("dDsSwW", x->s[*i + 1]) != NULL && x->s[*i + 1] != '\0')
+	{
+		a->is_class = true;
+		*i += 2;
+		return true;
+	}
+	if (*i + 1 < x->len && (x->s[*i + 1] == 'p' || x->s[*i + 1] == 'P'))
+	{
+		a->is_class = true;
+		return property_escape(x, i);
+	}
+	return character_escape(x, i, true, &a->cp);
+}
+
+/* A class, *i at its "[", moved past its "]". */
+static bool
+character_class(Syntax *x, size_t *i)
+{
+	size_t		j = *i + 1;
+
+	if (at(x, j, '^'))
+		j++;
+	for (;;)
+	{
+		ClassAtom	lo,
+					hi;
+
+		if (j >= x->len)
+			return false;
+		if (x->s[j] == ']')
+			break;
+		if (!class_atom(x, &j, &lo))
+			return false;
+		if (at(x, j, '-') && j + 1 < x->len && x->s[j + 1] != ']')
+		{
+			j++;
+			if (!class_atom(x, &j, &hi) || lo.is_class || hi.is_class || lo.cp > hi.cp)
+				return false;
+		}
+	}
+	*i = j + 1;
+	return true;
+}
+
+/* Decimal digits at *i compared as numbers, however many: a <= b. */
+static int
+digits_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	while (alen > 1 && *a == '0')
+		a++, alen--;
+	while (blen > 1 && *b == '0')
+		b++, blen--;
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	return memcmp(a, b, alen);
+}
+
+static size_t
+digits_at(const Syntax *x, size_t i)
+{
+	size_t		n = 0;
+
+	while (i + n < x->len && x->s[i + n] >= '0' && x->s[i + n] <= '9')
+		n++;
+	return n;
+}
+
+/* {n}, {n,} or {n,m} with n <= m, *i at the "{". */
+static bool
+braced_quantifier(Syntax *x, size_t *i)
+{
+	size_t		j = *i + 1;
+	size_t		n = digits_at(x, j),
+				m;
+	const char *first = x->s + j;
+
+	if (n == 0)
+		return false;
+	j += n;
+	if (at(x, j, ','))
+	{
+		j++;
+		m = digits_at(x, j);
+		if (m > 0 && digits_cmp(first, n, x->s + j, m) > 0)
+			return false;
+		j += m;
+	}
+	if (!at(x, j, '}'))
+		return false;
+	*i = j + 1;
+	return true;
+}
+
+static bool
+group_name_char(const Syntax *x, size_t i, bool first)
+{
+	char		c = x->s[i];
+
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '$' || c == '_' ||
+		(unsigned char) c >= 0x80 || (!first && c >= '0' && c <= '9');
+}
+
+/* "<name>" at *i, recorded in list; *i moved past the ">". */
+static bool
+group_name(Syntax *x, size_t *i, Span *list, size_t *count)
+{
+	size_t		j = *i + 1;
+	size_t		start = j;
+	uint32_t	cp;
+
+	if (!at(x, *i, '<'))
+		return false;
+	while (j < x->len && x->s[j] != '>')
+	{
+		if (x->s[j] == '\\' && at(x, j + 1, 'u'))
+		{
+			if (!unicode_escape(x, &j, &cp))
+				return false;
+		}
+		else if (group_name_char(x, j, j == start))
+			j++;
+		else
+			return false;
+	}
+	if (j >= x->len || j == start)
+		return false;
+	list[*count].s = x->s + start;
+	list[*count].len = j - start;
+	(*count)++;
+	*i = j + 1;
+	return true;
+}
+
+static int
+span_cmp(const void *a, const void *b)
+{
+	const Span *x = a;
+	const Span *y = b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->s, y->s, x->len);
+}
+
+/* Room for the names and references a pattern of this length can hold. */
+static bool
+names_room(Syntax *x)
+{
+	if (x->names == NULL)
+	{
+		/* each takes at least four bytes: "(?<a" or "\k<a" */
+		size_t		max = x->len / 4 + 1;
+
+		x->names = malloc(sizeof(Span) * max);
+		x->refs = malloc(sizeof(Span) * max);
+		if (x->names == NULL || x->refs == NULL)
+		{
+			x->nomem = true;
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+syntax_check(Syntax *x)
+{
+	enum
+	{
+		NOTHING,				/* nothing a quantifier may follow */
+		ATOM
+	}			last = NOTHING;
+
+	while (x->i < x->len)
+	{
+		char		c = x->s[x->i];
+
+		switch (c)
+		{
+			case '|':
+			case '^':
+			case '$':
+				last = NOTHING;
+				x->i++;
+				break;
+			case '(':
+				{
+					unsigned char lookaround = 0;
+
+					if (x->open == NULL && (x->open = malloc(x->len)) == NULL)
+					{
+						x->nomem = true;
+						return false;
+					}
+					if (at(x, x->i + 1, '?'))
+					{
+						size_t		j = x->i + 2;
+
+						if (at(x, j, ':'))
+							j++;
+						else if (at(x, j, '=') || at(x, j, '!'))
+							lookaround = 1, j++;
+						else if (at(x, j, '<') && (at(x, j + 1, '=') || at(x, j + 1, '!')))
+							lookaround = 1, j += 2;
+						else if (at(x, j, '<'))
+						{
+							if (!names_room(x) || !group_name(x, &j, x->names, &x->nnames))
+								return false;
+							x->groups++;
+						}
+						else
+							return false;	/* (?i), (?#...), (?P<...>) ... */
+						x->i = j;
+					}
+					else
+					{
+						x->groups++;
+						x->i++;
+					}
+					x->open[x->nopen++] = lookaround;
+					last = NOTHING;
+					break;
+				}
+			case ')':
+				if (x->nopen == 0)
+					return false;
+				/* lookaround is not quantifiable with the u flag */
+				last = x->open[--x->nopen] ? NOTHING : ATOM;
+				x->i++;
+				break;
+			case '*':
+			case '+':
+			case '?':
+			case '{':
+				if (last != ATOM)
+					return false;
+				if (c == '{')
+				{
+					if (!braced_quantifier(x, &x->i))
+						return false;
+				}
+				else
+					x->i++;
+				if (at(x, x->i, '?'))
+					x->i++;		/* lazy */
+				last = NOTHING;
+				break;
+			case '}':
+			case ']':
+				return false;	/* literal only outside Unicode mode */
+			case '[':
+				if (!character_class(x, &x->i))
+					return false;
+				last = ATOM;
+				break;
+			case '\\':
+				{
+					char		e = x->i + 1 < x->len ? x->s[x->i + 1] : '\0';
+					uint32_t	cp;
+
+					if (e == 'b' || e == 'B')
+					{
+						x->i += 2;
+						last = NOTHING;
+						break;
+					}
+					last = ATOM;
+					if (e >= '1' && e <= '9')
+					{
+						size_t		n = digits_at(x, x->i + 1);
+						size_t		v = 0;
+
+						for (size_t k = 0; k < n; k++)
+						{
+							v = v * 10 + (size_t) (x->s[x->i + 1 + k] - '0');
+							if (v > x->len)
+								v = x->len + 1; /* more than any count of groups */
+						}
+						if (v > x->max_backref)
+							x->max_backref = v;
+						x->i += 1 + n;
+					}
+					else if (e == 'k')
+					{
+						x->i += 2;
+						if (!names_room(x) || !group_name(x, &x->i, x->refs, &x->nrefs))
+							return false;
+					}
+					else if (e != '\0' && strchr("dDsSwW", e) != NULL)
+						x->i += 2;
+					else if (e == 'p' || e == 'P')
+					{
+						if (!property_escape(x, &x->i))
+							return false;
+					}
+					else if (!character_escape(x, &x->i, false, &cp))
+						return false;
+					break;
+				}
+			default:
+				(void) utf8_char(x, &x->i);
+				last = ATOM;
+				break;
+		}
+	}
+	if (x->nopen > 0 || x->max_backref > x->groups)
+		return false;
+	if (x->nnames > 1)
+	{
+		qsort(x->names, x->nnames, sizeof(Span), span_cmp);
+		for (size_t k = 1; k < x->nnames; k++)
+			if (span_cmp(&x->names[k - 1], &x->names[k]) == 0)
+				return false;
+	}
+	for (size_t k = 0; k < x->nrefs; k++)
+		if (x->nnames == 0 ||
+			bsearch(&x->refs[k], x->names, x->nnames, sizeof(Span), span_cmp) == NULL)
+			return false;
+	return true;
+}
+
+JsRegexSyntax
+jsonschema_regex_check(const char *src, size_t len)
+{
+	Syntax		x;
+	bool		ok;
+
+	memset(&x, 0, sizeof(x));
+	x.s = src;
+	x.len = len;
+	ok = syntax_check(&x);
+	free(x.open);
+	free(x.names);
+	free(x.refs);
+	if (x.nomem)
+		return JS_REGEX_SYNTAX_NOMEM;
+	return ok ? JS_REGEX_SYNTAX_OK : JS_REGEX_SYNTAX_INVALID;
 }

@@ -226,6 +226,34 @@ apikit_jsonschema_init(void)
 	RegisterXactCallback(registry_xact_end, NULL);
 }
 
+/*
+ * The registry's two trigger functions read its rows by column number and
+ * type.  Attached to any other table (a superuser can; EXECUTE is revoked
+ * from PUBLIC, which CREATE TRIGGER checks), or to a registry whose
+ * columns were altered, they would read a text as jsonb: refuse.
+ */
+static void
+registry_trigger_check(TriggerData *trigdata, const char *fname)
+{
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			nsp = get_namespace_oid("apikit", true);
+
+	if (!OidIsValid(nsp) ||
+		RelationGetRelid(rel) != get_relname_relid("json_schemas", nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s can only be a trigger of apikit.json_schemas", fname),
+				 errdetail("It was fired by trigger \"%s\" on table \"%s\".",
+						   trigdata->tg_trigger->tgname, RelationGetRelationName(rel))));
+	if (desc->natts < 2 ||
+		TupleDescAttr(desc, 0)->attisdropped || TupleDescAttr(desc, 0)->atttypid != TEXTOID ||
+		TupleDescAttr(desc, 1)->attisdropped || TupleDescAttr(desc, 1)->atttypid != JSONBOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s needs apikit.json_schemas to begin with the columns uri text and schema jsonb", fname)));
+}
+
 PG_FUNCTION_INFO_V1(apikit_json_schemas_changed);
 Datum
 apikit_json_schemas_changed(PG_FUNCTION_ARGS)
@@ -236,6 +264,7 @@ apikit_json_schemas_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("apikit.json_schemas_changed() must be called as a trigger")));
+	registry_trigger_check(trigdata, "apikit.json_schemas_changed()");
 	/* delivered to every backend at commit, and here at the next command */
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
@@ -274,7 +303,7 @@ cache_get(Jsonb *schema, const char *uri, int draft, bool from_registry,
 		}
 	}
 
-	s = jsonschema_compile(schema, uri, draft, CacheMemoryContext);
+	s = jsonschema_compile(schema, uri, draft, false, CacheMemoryContext);
 	if (from_registry)
 		s->uses_registry = true;	/* the URI's entry may change */
 	*transient = false;
@@ -510,9 +539,9 @@ omitted_message(const JsErrors *errors)
 {
 	int64		omitted = errors->total - errors->nitems;
 
-	return psprintf(omitted == 1 ? INT64_FORMAT " more error is not listed (the list stops at %d errors or 1 MB)"
-					: INT64_FORMAT " more errors are not listed (the list stops at %d errors or 1 MB)",
-					omitted, JS_MAX_ERRORS);
+	return psprintf(omitted == 1 ? INT64_FORMAT " more error is not listed (the list stops at %d errors or %d kB)"
+					: INT64_FORMAT " more errors are not listed (the list stops at %d errors or %d kB)",
+					omitted, JS_MAX_ERRORS, (int) (JS_MAX_ERROR_BYTES / 1024));
 }
 
 /*
@@ -644,9 +673,24 @@ apikit_json_assert_valid(PG_FUNCTION_ARGS)
 					  "The request body is missing.",
 					  "SQL NULL is no JSON value; the JSON value null is (pass 'null'::jsonb where the schema allows it).");
 	}
-	if (!validate(fcinfo, &errors))
+	else
+	{
+		Jsonb	   *schema = PG_GETARG_JSONB_P(0);
+		Jsonb	   *instance = PG_GETARG_JSONB_P(1);
+		CallSite   *site = call_site(fcinfo);
+		JsSchema   *s = schema_for(fcinfo, site, schema, apikit_json_default_draft);
+
+		/*
+		 * Most bodies are valid: a boolean validation stops at the first
+		 * failure and builds no paths.  Only a failed one is walked again,
+		 * collecting.
+		 */
+		if (run(site, s, instance, NULL, apikit_json_format_assertion))
+			PG_RETURN_VOID();
+		run(site, s, instance, &errors, apikit_json_format_assertion);
 		assert_failed(&errors, "the JSON value does not match the schema",
 					  "The request body does not match its JSON schema.", NULL);
+	}
 	PG_RETURN_VOID();
 }
 
@@ -900,13 +944,54 @@ apikit_jsonschema_validation_errors(PG_FUNCTION_ARGS)
 /* ---- the registry's rows ---- */
 
 /*
+ * A registry row that its meta-schema accepts must also compile, as a
+ * reference to its URI would compile it: a "$ref" to "#/$defs/nope" or a
+ * pattern apikit cannot run passes the meta-schema, and would fail every
+ * validation that reaches it.  A reference to a document that is not
+ * registered (yet) accepts anything here: schemas may be registered in any
+ * order.  The compile's own error becomes the row's 23514, keeping its
+ * message; a cancel or anything else stays what it was.
+ */
+static void
+registry_row_compiles(const char *uri, Jsonb *schema, int draft)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		jsonschema_free(jsonschema_compile(schema, uri, draft, true, CurrentMemoryContext));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(old);
+		e = CopyErrorData();
+		if (e->sqlerrcode != ERRCODE_INVALID_PARAMETER_VALUE &&
+			e->sqlerrcode != ERRCODE_INVALID_REGULAR_EXPRESSION &&
+			e->sqlerrcode != ERRCODE_FEATURE_NOT_SUPPORTED &&
+			e->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			PG_RE_THROW();
+		FlushErrorState();
+		/* thrown at once: nothing is left to clean up but by the abort */
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("the JSON schema for \"%s\" cannot be compiled: %s", uri, e->message),
+				 e->detail ? errdetail("%s", e->detail) : 0,
+				 e->hint ? errhint("%s", e->hint) : 0));
+	}
+	PG_END_TRY();
+}
+
+/*
  * BEFORE INSERT OR UPDATE FOR EACH ROW on apikit.json_schemas: refuse rows
  * that can never work.  The URI must be absolute (a "$ref" resolves to
  * nothing else) and not a built-in meta-schema's (those always win); the
  * schema must be valid against its meta-schema: its "$schema"'s, else the
  * default draft's, or, without "$schema", the other draft's (a schema
  * written for draft 7 is read as draft 7 when a draft-7 schema refers to
- * it).  A meta-schema that is not registered is an error.
+ * it).  A meta-schema that is not registered is an error.  And it must
+ * compile (registry_row_compiles).
  *
  * While a restore brings the rows in (jsonschema_restoring), nothing is
  * checked: the row order of a COPY is not the order they were registered
@@ -939,6 +1024,7 @@ apikit_json_schemas_check(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("apikit.json_schemas_check() must be called as a BEFORE INSERT OR UPDATE row trigger")));
+	registry_trigger_check(trigdata, "apikit.json_schemas_check()");
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	desc = RelationGetDescr(trigdata->tg_relation);
 
@@ -973,7 +1059,10 @@ apikit_json_schemas_check(PG_FUNCTION_ARGS)
 				 errmsg("the JSON schema for \"%s\" names the unknown meta-schema \"%s\"", uri, meta_uri),
 				 errhint("Register the meta-schema first, in a statement of its own.")));
 	if (run(site, meta, schema, &errors, true))
+	{
+		registry_row_compiles(uri, schema, draft);
 		return PointerGetDatum(tuple);
+	}
 
 	/* without "$schema", a schema valid in the other draft may be meant so */
 	jv_root(schema, &root);
@@ -983,7 +1072,10 @@ apikit_json_schemas_check(PG_FUNCTION_ARGS)
 		int			other_draft = draft == JS_DRAFT_7 ? JS_DRAFT_2020 : JS_DRAFT_7;
 
 		if (metaschema_check(site, schema, other_draft, &other))
+		{
+			registry_row_compiles(uri, schema, other_draft);
 			return PointerGetDatum(tuple);
+		}
 	}
 	first = errors.nitems > 0 ? errors.items[0] : NULL;
 	ereport(ERROR,

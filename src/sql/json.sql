@@ -37,6 +37,9 @@ CREATE FUNCTION apikit.json_schemas_check() RETURNS trigger
 CREATE TRIGGER json_schemas_check
 	BEFORE INSERT OR UPDATE ON apikit.json_schemas
 	FOR EACH ROW EXECUTE FUNCTION apikit.json_schemas_check();
+-- Internal: only the registry's own triggers run them (the C code also
+-- refuses any other table), and CREATE TRIGGER needs EXECUTE.
+REVOKE ALL ON FUNCTION apikit.json_schemas_changed(), apikit.json_schemas_check() FROM PUBLIC;
 
 -- IMMUTABLE so that CHECK constraints and index expressions may use it.
 -- No setting an ordinary role can change alters the answer: the two that

@@ -73,5 +73,28 @@ my ($rc2, $out2, $err2) = $node->psql('postgres',
 	q{SELECT apikit.json_validate('{"$ref": "https://restore.example/missing"}', '1')});
 like($err2, qr/cannot resolve reference/, 'an unregistered reference is an error outside restores');
 
+# The leniency needs the session's own SET: a database's owner can set
+# check_function_bodies for the database, and every superuser session there
+# would otherwise let unregistered references through.
+$node->safe_psql('postgres', q{
+CREATE ROLE regress_owner LOGIN;
+CREATE DATABASE owned OWNER regress_owner;
+});
+$node->safe_psql('owned', q{
+CREATE EXTENSION apikit;
+CREATE TABLE refs (r jsonb CHECK (apikit.json_validate('{"$ref": "https://restore.example/missing"}', r)));
+});
+$node->safe_psql('owned', 'ALTER DATABASE owned SET check_function_bodies = off', extra_params => ['-U', 'regress_owner']);
+is($node->safe_psql('owned', 'SHOW check_function_bodies'), 'off', "the owner's database setting is in effect");
+my ($rc3, $out3, $err3) = $node->psql('owned', q{INSERT INTO refs VALUES ('1')});
+like($err3, qr/cannot resolve reference/,
+	"a superuser session in a database whose owner set check_function_bodies off is not lenient");
+($rc3, $out3, $err3) = $node->psql('owned', q{SET check_function_bodies = on; SET check_function_bodies = off; INSERT INTO refs VALUES ('2')});
+like($err3, qr/cannot resolve reference/, 'nor after a SET in the session: what RESET goes back to counts');
+($rc3, $out3, $err3) = $node->psql('owned',
+	q{ALTER DATABASE owned RESET check_function_bodies; \c owned
+SET check_function_bodies = off; INSERT INTO refs VALUES ('3')});
+is($node->safe_psql('owned', 'SELECT count(*) FROM refs'), '1', "a session's own SET, as a restore's, is lenient");
+
 $node->stop;
 done_testing();
