@@ -98,6 +98,12 @@ SELECT apikit.rate_limit('x', 'hourly', NULL);
 SELECT apikit.rate_limit_reset(NULL);
 SELECT apikit.rate_limit_reset('x', 'no_such_policy');
 SELECT apikit.rate_limit(repeat('k', 100000), 'hourly');	-- long keys are fine
+-- An unknown policy is named in the error, but a name longer than any
+-- policy's is cut: a long name must not become a long error.
+SELECT apikit.rate_limit('x', repeat('p', 63));
+SELECT apikit.rate_limit('x', repeat('p', 64));
+SELECT apikit.rate_limit('x', repeat('p', 10000000));
+SELECT apikit.rate_limit_reset('x', repeat('p', 100));
 
 -- Several pairs as one request: every pair consumes, or none does.
 INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
@@ -150,6 +156,7 @@ SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', 'u1'], ARRAY['burst3']);
 SELECT * FROM apikit.rate_limit_check_all(ARRAY[['u1'], ['u1']], ARRAY[['burst3'], ['quota10']]);
 SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', ''], ARRAY['burst3', 'quota10']);
 SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1'], ARRAY['no_such_policy']);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', 'u2'], ARRAY['burst3', repeat('q', 1000000)]);
 SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1'], ARRAY['burst3'], -1);
 SELECT * FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[101]), array_fill('quota10'::text, ARRAY[101]));
 SELECT count(*) FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[100]), array_fill('quota10'::text, ARRAY[100]), 0);
