@@ -299,6 +299,114 @@ SELECT pg_temp.pre_request_with('request.jwt.claims', '"alice"');
 SELECT pg_temp.pre_request_with('request.headers', '[]');
 \set SHOW_CONTEXT errors
 
+-- Nothing the SQL of rate limiting does depends on search_path.  A schema
+-- that overloads the operators and functions it uses goes first in the
+-- pinned search_path of each of its functions: none of them may be called
+-- (each would say "hijacked").  The pinned search_path is what protects
+-- these functions; this checks that it is not all that does.
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.note(what text) RETURNS void LANGUAGE plpgsql
+AS $$ BEGIN RAISE NOTICE 'hijacked: %', what; END $$;
+DO $do$
+DECLARE
+	o record;
+BEGIN
+	-- operator, left type, right type, result type
+	FOR o IN SELECT * FROM (VALUES
+		('=', 'text', 'text', 'boolean'), ('<>', 'text', 'text', 'boolean'),
+		('~', 'text', 'text', 'boolean'), ('!~', 'text', 'text', 'boolean'),
+		('~~', 'text', 'text', 'boolean'), ('||', 'text', 'text', 'text'),
+		('||', 'text[]', 'text', 'text[]'), ('->>', 'jsonb', 'text', 'text'),
+		('||', 'jsonb', 'jsonb', 'jsonb'),
+		('=', 'integer', 'integer', 'boolean'), ('<', 'integer', 'integer', 'boolean'),
+		('>', 'integer', 'integer', 'boolean'), ('<=', 'integer', 'integer', 'boolean'),
+		('>=', 'integer', 'integer', 'boolean'), ('=', 'bigint', 'integer', 'boolean'),
+		('*', 'numeric', 'numeric', 'numeric'), ('/', 'numeric', 'numeric', 'numeric'),
+		('+', 'numeric', 'numeric', 'numeric'), ('<', 'numeric', 'numeric', 'boolean'),
+		('>', 'numeric', 'numeric', 'boolean'),
+		('<=', 'interval', 'interval', 'boolean'), ('>', 'interval', 'interval', 'boolean'))
+		AS v(op, l, r, res)
+	LOOP
+		EXECUTE format($f$
+			CREATE FUNCTION evil.%s(a %s, b %s) RETURNS %s LANGUAGE plpgsql AS $b$
+			BEGIN
+				PERFORM evil.note(%L);
+				RETURN a OPERATOR(pg_catalog.%s) b;
+			END $b$ $f$,
+			'op_' || md5(o.op || o.l || o.r), o.l, o.r, o.res,
+			format('%s %s %s', o.l, o.op, o.r), o.op);
+		EXECUTE format('CREATE OPERATOR evil.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = evil.%s)',
+					   o.op, o.l, o.r, 'op_' || md5(o.op || o.l || o.r));
+	END LOOP;
+END $do$;
+CREATE FUNCTION evil.current_setting(a text, b boolean) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('current_setting'); RETURN pg_catalog.current_setting(a, b); END $$;
+CREATE FUNCTION evil.set_config(a text, b text, c boolean) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('set_config'); RETURN pg_catalog.set_config(a, b, c); END $$;
+CREATE FUNCTION evil.jsonb_typeof(a jsonb) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('jsonb_typeof'); RETURN pg_catalog.jsonb_typeof(a); END $$;
+CREATE FUNCTION evil.format(a text, b anyelement) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('format'); RETURN pg_catalog.format(a, b); END $$;
+CREATE FUNCTION evil.cardinality(a text[]) RETURNS integer LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('cardinality'); RETURN pg_catalog.cardinality(a); END $$;
+CREATE FUNCTION evil.array_to_string(a text[], b text) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('array_to_string'); RETURN pg_catalog.array_to_string(a, b); END $$;
+CREATE FUNCTION evil.btrim(a text) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('btrim'); RETURN pg_catalog.btrim(a); END $$;
+CREATE FUNCTION evil.split_part(a text, b text, c integer) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('split_part'); RETURN pg_catalog.split_part(a, b, c); END $$;
+CREATE FUNCTION evil.substr(a text, b integer) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('substr'); RETURN pg_catalog.substr(a, b); END $$;
+CREATE FUNCTION evil.ceil(a numeric) RETURNS numeric LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('ceil'); RETURN pg_catalog.ceil(a); END $$;
+CREATE FUNCTION evil.round(a numeric, b integer) RETURNS numeric LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('round'); RETURN pg_catalog.round(a, b); END $$;
+CREATE FUNCTION pg_temp.pin_search_path(path text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+			  WHERE p.pronamespace = 'apikit'::regnamespace
+				AND p.proname IN ('pre_request', 'rate_limit_request_key', 'rate_limit_policies_check',
+								  'rate_limit_policies_keep_default', 'rate_limit_policies_protect_default',
+								  'rate_limit_rules_check', 'rate_limit_policies_in_use') LOOP
+		EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f, path);
+	END LOOP;
+END $$;
+SELECT pg_temp.pin_search_path('evil, pg_catalog, pg_temp');
+-- Every path of pre_request(): allowed, refused, settings that are not JSON
+-- or not objects; then the triggers, and the keys of every source.
+INSERT INTO apikit.rate_limit_rules (name, method, path_pattern, policy, key_source)
+VALUES ('evil_ip', 'DELETE', '/evil%', 'burst2', 'ip');
+SELECT pg_temp.request('DELETE', '/evil', '{"sub": "e1"}', '{"x-forwarded-for": "192.0.2.1, 10.0.0.1"}')
+FROM generate_series(1, 3);
+SELECT pg_temp.request('GET', '/evil', '{"sub": "e1"}', '{}');
+\set SHOW_CONTEXT never
+SELECT pg_temp.pre_request_with('request.jwt.claims', 'not json');
+SELECT pg_temp.pre_request_with('request.headers', '[]');
+\set SHOW_CONTEXT errors
+INSERT INTO apikit.rate_limit_policies VALUES ('evil_ok', 10, '1 minute', 1);
+INSERT INTO apikit.rate_limit_policies VALUES ('evil_bad', 1, '1 day', 1000);
+INSERT INTO apikit.rate_limit_policies VALUES ('default', 100, '1 minute', 20,
+	'Used when a check names no policy: 100 per minute, bursts of 21');
+UPDATE apikit.rate_limit_policies SET name = 'evil_default' WHERE name = 'default';
+DELETE FROM apikit.rate_limit_policies WHERE name = 'burst2';
+INSERT INTO apikit.rate_limit_rules (name, policy, key_source) VALUES ('evil_bad', 'evil_ok', 'cookie:x');
+SELECT source, apikit.rate_limit_request_key(source, '{"sub": "u1", "email": ""}',
+	'{"x-forwarded-for": " 203.0.113.9 , 10.0.0.1", "x-api-key": "k-123"}', 'web_anon') AS key
+FROM unnest(ARRAY['claim:sub', 'claim:email', 'ip', 'header:x-api-key', 'header:x-missing',
+                  'role', 'const:global']) AS source;
+SELECT pg_temp.pin_search_path('pg_catalog, pg_temp');
+DELETE FROM apikit.rate_limit_rules WHERE name = 'evil_ip';
+DELETE FROM apikit.rate_limit_policies WHERE name = 'evil_ok';
+SET client_min_messages = warning;
+DROP SCHEMA evil CASCADE;
+RESET client_min_messages;
+-- Every function is pinned again.
+SELECT p.proname, p.proconfig FROM pg_proc p
+WHERE p.pronamespace = 'apikit'::regnamespace AND p.proconfig IS NOT NULL
+  AND (p.proname LIKE 'rate_limit%' OR p.proname = 'pre_request') ORDER BY 1;
+
 -- A policy in use by a rule cannot be deleted.
 DELETE FROM apikit.rate_limit_policies WHERE name = 'orders';
 DELETE FROM apikit.rate_limit_rules;
