@@ -27,7 +27,13 @@
  *	  holding a place enters an entry, and a backend that removes an entry
  *	  to make room keeps its place.  So the room made for a key cannot be
  *	  taken by another backend between the removal and the insertion,
- *	  although no lock is held in between.
+ *	  although no lock is held in between.  A place held is owed to the
+ *	  table until it is entered or given back: from the first place taken
+ *	  until then, interrupts are held (HOLD_INTERRUPTS) and nothing can
+ *	  raise an error, so that no cancel, statement_timeout or termination
+ *	  can lose one.  The "table is full" log line, whose ereport() would
+ *	  act on a pending interrupt, is written after the places are settled.
+ *	  apikit.rate_limit_usage() shows places used beside entries.
  *	- Counters are atomics, written without locks.  The slot table that maps
  *	  policy names to counters takes one extra LWLock, once per policy per
  *	  backend.
@@ -119,6 +125,7 @@ typedef struct RateLimitShared
 	pg_atomic_uint32 hand;		/* where the next search for room starts */
 	pg_atomic_uint64 full_logged;	/* when "full" was last logged, monotonic ns */
 	dlist_head	entries[RL_PARTITIONS]; /* each under its partition's lock */
+	uint32		count[RL_PARTITIONS];	/* the lists' lengths, likewise */
 	int			nstats;			/* slots in use; protected by the slot lock */
 	RateLimitStats stats[RL_MAX_POLICY_STATS];
 } RateLimitShared;
@@ -319,9 +326,9 @@ rl_enter(const RateLimitHashKey *hk, uint32 hashcode, bool *found)
 
 static void
 rl_entry_init(RateLimitEntry *entry, const RateLimitPolicy *policy,
-			  const char *key, int keylen, uint32 hashcode)
+			  const char *key, int keylen, int shown, uint32 hashcode)
 {
-	int			shown = pg_mbcliplen(key, keylen, RL_KEY_SHOWN - 1);
+	int			partition = rl_partition(hashcode);
 
 	pg_atomic_init_u64(&entry->tat, 0);
 	pg_atomic_init_u64(&entry->tau, (uint64) policy->gcra.tau_ns);
@@ -331,7 +338,18 @@ rl_entry_init(RateLimitEntry *entry, const RateLimitPolicy *policy,
 	strlcpy(entry->policy, policy->name, NAMEDATALEN);
 	memset(entry->key_shown, 0, RL_KEY_SHOWN);
 	memcpy(entry->key_shown, key, shown);
-	dlist_push_tail(&rl->entries[rl_partition(hashcode)], &entry->node);
+	dlist_push_tail(&rl->entries[partition], &entry->node);
+	rl->count[partition]++;
+}
+
+/*
+ * How much of a key apikit.rate_limit_state shows: its first bytes, cut at
+ * a character boundary.  Computed before any place is taken.
+ */
+static int
+rl_key_shown_len(const char *key, int keylen)
+{
+	return Min(pg_mbcliplen(key, keylen, RL_KEY_SHOWN - 1), keylen);
 }
 
 /* Remove an entry, its partition lock held EXCLUSIVE; its place stays taken. */
@@ -339,18 +357,38 @@ static void
 rl_remove(RateLimitEntry *entry)
 {
 	RateLimitHashKey key = entry->key;
+	uint32		hashcode = rl_key_hash(&key, 0);
 
 	dlist_delete(&entry->node);
-	hash_search_with_hash_value(rl_htab, &key, rl_key_hash(&key, 0), HASH_REMOVE, NULL);
+	rl->count[rl_partition(hashcode)]--;
+	hash_search_with_hash_value(rl_htab, &key, hashcode, HASH_REMOVE, NULL);
 }
 
-/* Say in the server log, at most once a minute, that the table is full. */
+/*
+ * What searches for room found, for the answer to a refused key and for the
+ * log line written once the places are settled.
+ */
+typedef struct RoomSearch
+{
+	int64		soonest;		/* how long the first examined live state has left; -1 */
+	bool		table_full;		/* a search found only live states */
+} RoomSearch;
+
+#define ROOM_SEARCH_INIT {-1, false}
+
+/*
+ * Say in the server log, at most once a minute, that the table is full.
+ * Called with no place held: the ereport() acts on pending interrupts.
+ */
 static void
-rl_log_full(bool evict)
+rl_log_full(const RoomSearch *rs)
 {
 	int64		now = apikit_ratelimit_now_ns();
 	uint64		last = pg_atomic_read_u64(&rl->full_logged);
+	bool		evict = apikit_ratelimit_when_full == APIKIT_RL_FULL_EVICT;
 
+	if (!rs->table_full)
+		return;
 	if (last != 0 && now - (int64) last < INT64CONST(60000000000))
 		return;
 	if (!pg_atomic_compare_exchange_u64(&rl->full_logged, &last, (uint64) now))
@@ -365,6 +403,31 @@ rl_log_full(bool evict)
 }
 
 /*
+ * Evict the state chosen by rl_make_room, which examined it under its
+ * partition's lock, since released.  Returns the places gained (0 or 1).
+ * A function of its own so that a test can stop a backend between the
+ * examination and the eviction.
+ */
+static pg_noinline int
+rl_evict_victim(const RateLimitHashKey *victim, int partition)
+{
+	uint32		hashcode = rl_key_hash(victim, 0);
+	RateLimitEntry *entry;
+	int			got = 0;
+
+	LWLockAcquire(rl_partition_lock(partition), LW_EXCLUSIVE);
+	entry = hash_search_with_hash_value(rl_htab, victim, hashcode, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		pg_atomic_fetch_add_u64(&rl->stats[entry->stats_slot].evicted, 1);
+		rl_remove(entry);
+		got = 1;
+	}
+	LWLockRelease(rl_partition_lock(partition));
+	return got;
+}
+
+/*
  * Make room in a full table for up to "want" new entries, holding one
  * partition lock at a time: examine up to RL_EXAMINE entries, oldest first,
  * starting in the partition the clock hand names and going on to the next
@@ -374,12 +437,14 @@ rl_log_full(bool evict)
  * that stay move to the back of their list, so the next search looks at
  * others.
  *
- * Returns the places gained; the caller holds them now.  *soonest is set to
- * how long the first examined live entry has left (a retry time for a
- * refused key), if that is sooner than what it holds, or -1 when unknown.
+ * Returns the places gained; the caller holds them now.  rs->soonest is set
+ * to how long the first examined live entry has left (a retry time for a
+ * refused key), if that is sooner than what it holds; rs->table_full when
+ * nothing had expired.  Raises no error and writes no log line (either
+ * could lose the places the caller holds).
  */
 static int
-rl_make_room(int want, bool evict, int64 *soonest)
+rl_make_room(int want, bool evict, RoomSearch *rs)
 {
 	uint32		start = pg_atomic_fetch_add_u32(&rl->hand, 1);
 	int			got = 0;
@@ -416,8 +481,8 @@ rl_make_room(int want, bool evict, int64 *soonest)
 				got++;
 				continue;
 			}
-			if (*soonest < 0 || tat - now < *soonest)
-				*soonest = tat - now;
+			if (rs->soonest < 0 || tat - now < rs->soonest)
+				rs->soonest = tat - now;
 			share = gcra_used_share(tat, now, (int64) pg_atomic_read_u64(&entry->tau));
 			if (!have_victim || share < victim_share)
 			{
@@ -433,27 +498,12 @@ rl_make_room(int want, bool evict, int64 *soonest)
 		LWLockRelease(rl_partition_lock(partition));
 	}
 
+	/* Nothing had expired: evict (if the victim is still there). */
 	if (got == 0)
-		rl_log_full(evict);
-
-	/*
-	 * Nothing had expired: evict.  The victim may have been removed or used
-	 * since it was examined; a removed one gives nothing this time.
-	 */
-	if (got == 0 && evict && have_victim)
 	{
-		uint32		hashcode = rl_key_hash(&victim, 0);
-		RateLimitEntry *entry;
-
-		LWLockAcquire(rl_partition_lock(victim_partition), LW_EXCLUSIVE);
-		entry = hash_search_with_hash_value(rl_htab, &victim, hashcode, HASH_FIND, NULL);
-		if (entry != NULL)
-		{
-			pg_atomic_fetch_add_u64(&rl->stats[entry->stats_slot].evicted, 1);
-			rl_remove(entry);
-			got++;
-		}
-		LWLockRelease(rl_partition_lock(victim_partition));
+		rs->table_full = true;
+		if (evict && have_victim)
+			got += rl_evict_victim(&victim, victim_partition);
 	}
 
 	if (got > want)
@@ -470,14 +520,14 @@ rl_make_room(int want, bool evict, int64 *soonest)
  * deny mode one search that only reclaims.  Returns how many it got.
  */
 static int
-rl_find_room(int want, int64 *soonest)
+rl_find_room(int want, RoomSearch *rs)
 {
 	bool		evict = apikit_ratelimit_when_full == APIKIT_RL_FULL_EVICT;
 	int			got = 0;
 
 	for (int round = 0; got < want && round < want + 4; round++)
 	{
-		int			gained = rl_make_room(want - got, evict, soonest);
+		int			gained = rl_make_room(want - got, evict, rs);
 
 		got += gained;
 		/* Places may have come back meanwhile (a reset, a reclaim elsewhere). */
@@ -546,31 +596,44 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 		gcra_apply(&policy->gcra, 0, now, cost, &r);
 		if (r.store)
 		{
-			int64		soonest = -1;
+			RoomSearch	rs = ROOM_SEARCH_INIT;
+			int			shown = rl_key_shown_len(key, keylen);
 			bool		found;
+			bool		refused = false;
 
-			if (rl_take_places(1) == 0 && rl_find_room(1, &soonest) == 0)
-			{
-				rl_full_answer(policy, soonest, answer);
-				return;
-			}
-			LWLockAcquire(lock, LW_EXCLUSIVE);
-			entry = rl_enter(&hk, hashcode, &found);
-			if (entry == NULL)
-			{
-				LWLockRelease(lock);
-				rl_give_back(1);
-				rl_full_answer(policy, soonest, answer);
-				return;
-			}
-			if (found)
-				rl_give_back(1);	/* another backend entered it meanwhile */
+			/* From the place taken until it is entered or given back. */
+			HOLD_INTERRUPTS();
+			if (rl_take_places(1) == 0 && rl_find_room(1, &rs) == 0)
+				refused = true;
 			else
-				rl_entry_init(entry, policy, key, keylen, hashcode);
-			/* Decide again: another backend may have got here first. */
-			now = apikit_ratelimit_now_ns();
-			rl_decide(policy, entry, now, cost, &r);
-			LWLockRelease(lock);
+			{
+				LWLockAcquire(lock, LW_EXCLUSIVE);
+				entry = rl_enter(&hk, hashcode, &found);
+				if (entry == NULL)
+				{
+					LWLockRelease(lock);
+					rl_give_back(1);
+					refused = true;
+				}
+				else
+				{
+					if (found)
+						rl_give_back(1);	/* another backend entered it meanwhile */
+					else
+						rl_entry_init(entry, policy, key, keylen, shown, hashcode);
+					/* Decide again: another backend may have got here first. */
+					now = apikit_ratelimit_now_ns();
+					rl_decide(policy, entry, now, cost, &r);
+					LWLockRelease(lock);
+				}
+			}
+			RESUME_INTERRUPTS();
+			rl_log_full(&rs);
+			if (refused)
+			{
+				rl_full_answer(policy, rs.soonest, answer);
+				return;
+			}
 		}
 	}
 	rl_answer(policy, &r, now, answer);
@@ -595,6 +658,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 	uint32	   *hashcodes = palloc(sizeof(uint32) * n);
 	int		   *state = palloc(sizeof(int) * n);
 	int		   *first = palloc(sizeof(int) * n);	/* a request naming each state */
+	int		   *shown = palloc(sizeof(int) * n);
 	RateLimitEntry **entries = palloc(sizeof(RateLimitEntry *) * n);
 	int64	   *tat = palloc(sizeof(int64) * n);
 	int64	   *new_tat = palloc(sizeof(int64) * n);
@@ -603,7 +667,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 	uint32		partitions = 0;
 	int			nstates = 0;
 	int			held = 0;
-	int64		soonest = -1;
+	RoomSearch	rs = ROOM_SEARCH_INIT;
 	int64		now = 0;
 	bool		admitted = false;
 
@@ -619,6 +683,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 		hashcodes[i] = get_hash_value(rl_htab, &keys[i]);
 		partitions |= UINT32_C(1) << rl_partition(hashcodes[i]);
 		policies[i] = &req->policy.gcra;
+		shown[i] = rl_key_shown_len(req->key, req->keylen);
 		for (s = 0; s < nstates; s++)
 			if (memcmp(&keys[first[s]], &keys[i], sizeof(RateLimitHashKey)) == 0)
 				break;
@@ -627,6 +692,12 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 		state[i] = s;
 	}
 
+	/*
+	 * From the first place taken until every place is entered or given
+	 * back, nothing may act on an interrupt.  The loop is bounded: at most
+	 * n + 2 decisions, each making room with bounded work.
+	 */
+	HOLD_INTERRUPTS();
 	for (int attempt = 0;; attempt++)
 	{
 		int			need = 0;
@@ -668,7 +739,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 			}
 			Assert(!found);		/* the partition has been locked since */
 			rl_entry_init(entries[s], &req->policy, req->key, req->keylen,
-						  hashcodes[first[s]]);
+						  shown[first[s]], hashcodes[first[s]]);
 			held--;
 			need--;
 		}
@@ -697,7 +768,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 
 		/* Short of room: make some without a lock held, then decide again. */
 		if (attempt <= n + 1)
-			held += rl_find_room(need - held, &soonest);
+			held += rl_find_room(need - held, &rs);
 		if (held < need)
 		{
 			/*
@@ -716,13 +787,15 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 		}
 	}
 	rl_give_back(held);
+	RESUME_INTERRUPTS();
+	rl_log_full(&rs);
 
 	for (int i = 0; i < n; i++)
 	{
 		RateLimitAnswer *answer = &requests[i].answer;
 
 		if (answer->full)
-			rl_full_answer(&requests[i].policy, soonest, answer);
+			rl_full_answer(&requests[i].policy, rs.soonest, answer);
 		else
 			rl_answer(&requests[i].policy, &results[i], now, answer);
 	}
@@ -866,6 +939,42 @@ apikit_ratelimit_stats_rows(RateLimitStatsRow *rows)
 	}
 	LWLockRelease(SLOT_LOCK());
 	return n;
+}
+
+/*
+ * How full the table is, for apikit.rate_limit_usage(): the places used
+ * beside the entries that hold them (the two agree, but for the places a
+ * backend holds for the moment it takes to enter new keys), and how many
+ * entries are live, in the whole table and in this database.  One
+ * partition lock at a time, SHARED.
+ */
+void
+apikit_ratelimit_usage(RateLimitUsage *usage)
+{
+	int64		now = apikit_ratelimit_now_ns();
+
+	memset(usage, 0, sizeof(RateLimitUsage));
+	usage->max_keys = apikit_ratelimit_max_keys;
+	for (int p = 0; p < RL_PARTITIONS; p++)
+	{
+		dlist_iter	iter;
+
+		LWLockAcquire(rl_partition_lock(p), LW_SHARED);
+		usage->entries += rl->count[p];
+		dlist_foreach(iter, &rl->entries[p])
+		{
+			RateLimitEntry *entry = dlist_container(RateLimitEntry, node, iter.cur);
+			bool		live = (int64) pg_atomic_read_u64(&entry->tat) > now;
+			bool		mine = entry->dbid == MyDatabaseId;
+
+			usage->live += live;
+			usage->database_entries += mine;
+			usage->database_live += live && mine;
+		}
+		LWLockRelease(rl_partition_lock(p));
+	}
+	/* Read last: a place is taken before its entry is entered. */
+	usage->places_used = pg_atomic_read_u32(&rl->used);
 }
 
 /* ---- keeping state across a clean restart ------------------------------ */
@@ -1039,6 +1148,7 @@ rl_load(void)
 		pg_atomic_init_u64(&entry->tat, (uint64) (now + in.left_ns - down_ns));
 		pg_atomic_init_u64(&entry->tau, (uint64) Max(in.tau_ns, 0));
 		dlist_push_tail(&rl->entries[rl_partition(rl_key_hash(&in.key, 0))], &entry->node);
+		rl->count[rl_partition(rl_key_hash(&in.key, 0))]++;
 		in.policy[NAMEDATALEN - 1] = '\0';
 		in.key_shown[RL_KEY_SHOWN - 1] = '\0';
 		strlcpy(entry->policy, in.policy, NAMEDATALEN);

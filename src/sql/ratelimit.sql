@@ -235,6 +235,22 @@ COMMENT ON VIEW apikit.rate_limit_stats IS
 
 GRANT SELECT ON apikit.rate_limit_state, apikit.rate_limit_stats TO PUBLIC;
 
+-- How full the shared table is, for on-call staff: places used should equal
+-- entries.  The table is the whole cluster's, so its counts say how busy
+-- other databases are: for pg_read_all_stats (and pg_monitor) members.
+CREATE FUNCTION apikit.rate_limit_usage(
+	OUT max_keys integer, OUT places_used bigint, OUT entries bigint,
+	OUT live_entries bigint, OUT database_entries bigint, OUT database_live_entries bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'apikit_rate_limit_usage'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION apikit.rate_limit_usage() IS
+	'How full the rate-limit table is: its size, places used, entries and live entries, in all and in this database';
+
+REVOKE ALL ON FUNCTION apikit.rate_limit_usage() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikit.rate_limit_usage() TO pg_read_all_stats;
+
 -- Rules for apikit.pre_request(): which requests a policy applies to, and
 -- what identifies the client.  Every matching rule is checked (in priority
 -- order), as one decision: the request is denied if any of them denies, and
