@@ -405,11 +405,16 @@ rl_log_full(const RoomSearch *rs)
 /*
  * Evict the state chosen by rl_make_room, which examined it under its
  * partition's lock, since released.  Returns the places gained (0 or 1).
- * A function of its own so that a test can stop a backend between the
- * examination and the eviction.
+ *
+ * Between the two, the state may have been used, or removed and entered
+ * again: then it is no longer what was chosen (its share has grown; a
+ * use just admitted would be lost with it), so it stays, and this search
+ * gains nothing.  Its TAT says so exactly: every stored use raises it, and
+ * a state entered again has a TAT of its own.  A function of its own so
+ * that a test can stop a backend between the examination and the eviction.
  */
 static pg_noinline int
-rl_evict_victim(const RateLimitHashKey *victim, int partition)
+rl_evict_victim(const RateLimitHashKey *victim, int partition, int64 examined_tat)
 {
 	uint32		hashcode = rl_key_hash(victim, 0);
 	RateLimitEntry *entry;
@@ -417,7 +422,7 @@ rl_evict_victim(const RateLimitHashKey *victim, int partition)
 
 	LWLockAcquire(rl_partition_lock(partition), LW_EXCLUSIVE);
 	entry = hash_search_with_hash_value(rl_htab, victim, hashcode, HASH_FIND, NULL);
-	if (entry != NULL)
+	if (entry != NULL && (int64) pg_atomic_read_u64(&entry->tat) == examined_tat)
 	{
 		pg_atomic_fetch_add_u64(&rl->stats[entry->stats_slot].evicted, 1);
 		rl_remove(entry);
@@ -453,6 +458,7 @@ rl_make_room(int want, bool evict, RoomSearch *rs)
 	double		victim_share = 0;
 	RateLimitHashKey victim = {0, 0};
 	int			victim_partition = 0;
+	int64		victim_tat = 0;
 
 	for (int visited = 0;
 		 visited < RL_PARTITIONS && examined < RL_EXAMINE && got < want;
@@ -490,6 +496,7 @@ rl_make_room(int want, bool evict, RoomSearch *rs)
 				victim_share = share;
 				victim = entry->key;
 				victim_partition = partition;
+				victim_tat = tat;
 			}
 			dlist_move_tail(list, &entry->node);
 			if (first_kept == NULL)
@@ -498,12 +505,12 @@ rl_make_room(int want, bool evict, RoomSearch *rs)
 		LWLockRelease(rl_partition_lock(partition));
 	}
 
-	/* Nothing had expired: evict (if the victim is still there). */
+	/* Nothing had expired: evict (if the victim is as it was). */
 	if (got == 0)
 	{
 		rs->table_full = true;
 		if (evict && have_victim)
-			got += rl_evict_victim(&victim, victim_partition);
+			got += rl_evict_victim(&victim, victim_partition, victim_tat);
 	}
 
 	if (got > want)
@@ -516,7 +523,8 @@ rl_make_room(int want, bool evict, RoomSearch *rs)
 
 /*
  * Places for "want" new entries in a full table, as apikit.ratelimit_when_full
- * says: in evict mode a few searches (each may find its victim gone), in
+ * says: in evict mode a few searches (each may find its victim gone or
+ * used since), in
  * deny mode one search that only reclaims.  Returns how many it got.
  */
 static int

@@ -21,7 +21,7 @@ $node->start;
 $node->safe_psql('postgres', q{
 CREATE EXTENSION apikit;
 INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
-VALUES ('day', 1, '1 day', 0), ('huge', 1000000, '1 day', 999999);
+VALUES ('day', 1, '1 day', 0), ('slow', 100000, '366 days', 99999);
 });
 
 # Runs $sql in a session of its own whose backend gdb has attached to and
@@ -144,6 +144,51 @@ ok($node->log_contains(qr/the rate-limit table is full/, $offset), 'after it loo
 is($node->safe_psql('postgres', 'SELECT count(*) FROM apikit.rate_limit_state'), '200',
 	'every place holds a state after the termination');
 is(usage(), '200 places, 200 entries, 200 live', 'places used equal entries');
+
+# --- a victim used between its examination and its eviction ---------------
+# A full table (evict): 199 states that have used all of their capacity and
+# one, "v", that has used a hundred-thousandth of it, so that a search for
+# room that examines "v" chooses it.  A backend adds 80 new keys, each of
+# which evicts one state; the hand that says where to search moves on each
+# time, so "v" is examined and chosen within the first 16 or so.
+sub victim_table
+{
+	fresh_server();
+	$node->safe_psql('postgres', q{SELECT apikit.rate_limit('v', 'slow')});
+	fill(199, 'fill');
+}
+sub used_by_v
+{
+	return $node->safe_psql('postgres',
+		q{SELECT 100000 - remaining FROM apikit.rate_limit_check('v', 'slow', 0)});
+}
+my $add_80 = q{SELECT count(*) FILTER (WHERE apikit.rate_limit('new' || g, 'day')) FROM generate_series(1, 80) g;};
+my $evicted_slow = q{SELECT coalesce(sum(evicted), 0) FROM apikit.rate_limit_stats WHERE policy = 'slow'};
+
+victim_table();
+is($node->safe_psql('postgres', $add_80), '80', 'alone, 80 new keys in a full table are admitted');
+cmp_ok($node->safe_psql('postgres', $evicted_slow), '>=', 1,
+	'by evictions, one of which chooses "v" (so the next part is not empty)');
+
+# Now, each time the backend has chosen its victim and let go of the
+# partition's lock, another session uses "v" once: if "v" is the victim,
+# it has just been used, and evicting it would lose that use.
+victim_table();
+my $uses = $node->basedir . '/uses_of_v';
+my ($adds) = under_gdb($add_80, qq{
+break rl_evict_victim
+commands
+silent
+@{[ shell_psql(q{SELECT apikit.rate_limit('v', 'slow')}, $uses) ]}
+continue
+end
+});
+my $n_uses = () = PostgreSQL::Test::Utils::slurp_file($uses) =~ /^rc=0$/mg;
+is($adds, "80\n", 'with "v" used at every eviction, the 80 new keys are admitted');
+cmp_ok($n_uses, '>', 80,
+	"and \"v\" was used $n_uses times, once per eviction tried: more than 80, as a victim was left");
+is(used_by_v(), 1 + $n_uses, '"v" keeps every use (a state used since it was examined is not evicted)');
+is($node->safe_psql('postgres', $evicted_slow), '0', 'and is never evicted');
 
 $node->stop;
 done_testing();
