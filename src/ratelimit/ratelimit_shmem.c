@@ -16,8 +16,9 @@
  *	  not queue behind each other.  Creating, removing or evicting an entry
  *	  takes its partition's lock EXCLUSIVE, and never two locks at once.
  *	  apikit.rate_limit_check_all() takes the partitions of all its pairs
- *	  EXCLUSIVE in ascending order (as the views take all of them SHARED),
- *	  so that its decision is atomic and two such calls cannot deadlock.
+ *	  EXCLUSIVE in ascending order, so that its decision is atomic and two
+ *	  such calls cannot deadlock (SHARED when it can store nothing: cost 0,
+ *	  or limiting switched off).
  *	- Each partition keeps its entries on a list, under its lock.  To make
  *	  room, a full table examines RL_EXAMINE entries from the front of the
  *	  list of the partition a clock hand names (and of the next ones while a
@@ -653,6 +654,9 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
  * pairs are held EXCLUSIVE, in ascending order, from reading the states to
  * storing them, so no check can slip in between (single checks take SHARED)
  * and two such calls cannot deadlock.  A pair named twice consumes twice.
+ * With cost 0 (which the caller also passes when limiting is switched off)
+ * nothing is stored and no entry is made: the locks are taken SHARED, and
+ * each state is read as a single check reads it.
  *
  * New keys need places; when the table has none, the locks are let go,
  * room is made one partition at a time, and the decision is taken again
@@ -675,6 +679,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 	uint32		partitions = 0;
 	int			nstates = 0;
 	int			held = 0;
+	LWLockMode	mode = cost > 0 ? LW_EXCLUSIVE : LW_SHARED;
 	RoomSearch	rs = ROOM_SEARCH_INIT;
 	int64		now = 0;
 	bool		admitted = false;
@@ -712,7 +717,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 
 		for (int p = 0; p < RL_PARTITIONS; p++)
 			if (partitions & (UINT32_C(1) << p))
-				LWLockAcquire(rl_partition_lock(p), LW_EXCLUSIVE);
+				LWLockAcquire(rl_partition_lock(p), mode);
 		now = apikit_ratelimit_now_ns();
 		for (int s = 0; s < nstates; s++)
 		{
@@ -722,6 +727,8 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 		}
 		admitted = gcra_apply_all(policies, state, n, tat, new_tat, nstates,
 								  now, cost, results);
+		/* Cost 0 changes no state: nothing to enter or store under SHARED. */
+		Assert(cost > 0 || memcmp(tat, new_tat, sizeof(int64) * nstates) == 0);
 		if (admitted)
 		{
 			for (int s = 0; s < nstates; s++)

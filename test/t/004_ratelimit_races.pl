@@ -190,5 +190,25 @@ cmp_ok($n_uses, '>', 80,
 is(used_by_v(), 1 + $n_uses, '"v" keeps every use (a state used since it was examined is not evicted)');
 is($node->safe_psql('postgres', $evicted_slow), '0', 'and is never evicted');
 
+# --- a check_all that stores nothing takes its locks SHARED -----------------
+# A single check holds its key's partition SHARED while it decides; gdb
+# stops one there.  A check_all of the same key that cannot store anything
+# (cost 0, or limiting switched off) must not wait for it; one that
+# consumes must (EXCLUSIVE), which shows that the wait would be seen.
+$node->safe_psql('postgres', q{SELECT apikit.rate_limit('k6', 'slow')});
+my $waits = $node->basedir . '/waits';
+under_gdb(q{SELECT apikit.rate_limit('k6', 'slow', 0);}, qq{
+break gcra_apply
+commands
+silent
+@{[ shell_psql(q{SELECT 'cost0 ' || count(*) FROM apikit.rate_limit_check_all(ARRAY['k6'], ARRAY['slow'], 0)}, $waits, 20) ]}
+@{[ shell_psql(q{SET apikit.ratelimit_enabled = off; SELECT 'off ' || count(*) FROM apikit.rate_limit_check_all(ARRAY['k6'], ARRAY['slow'])}, $waits, 20) ]}
+@{[ shell_psql(q{SELECT 'cost1 ' || count(*) FROM apikit.rate_limit_check_all(ARRAY['k6'], ARRAY['slow'])}, $waits, 3) ]}
+continue
+end
+});
+is(PostgreSQL::Test::Utils::slurp_file($waits), "cost0 1\nrc=0\noff 1\nrc=0\nrc=124\n",
+	'while a check holds the partition SHARED, check_all with cost 0 or switched off goes ahead; with cost 1 it waits');
+
 $node->stop;
 done_testing();
