@@ -18,7 +18,8 @@
  *	  apikit.rate_limit_check_all() takes the partitions of all its pairs
  *	  EXCLUSIVE in ascending order, so that its decision is atomic and two
  *	  such calls cannot deadlock (SHARED when it can store nothing: cost 0,
- *	  or limiting switched off).
+ *	  or limiting switched off).  The views and apikit.rate_limit_usage()
+ *	  read one partition at a time, SHARED, having allocated beforehand.
  *	- Each partition keeps its entries on a list, under its lock.  To make
  *	  room, a full table examines RL_EXAMINE entries from the front of the
  *	  list of the partition a clock hand names (and of the next ones while a
@@ -884,51 +885,72 @@ apikit_ratelimit_count(int slot, const RateLimitAnswer *answer)
 
 /* ---- views ------------------------------------------------------------ */
 
-/* Every partition, in order (as rate_limit_check_all takes its own). */
-static void
-rl_lock_all(LWLockMode mode)
+/*
+ * Copy this database's live entries of one partition, its lock held SHARED,
+ * into rows[n..cap-1].  Returns the new n.  A function of its own so that a
+ * test can stop a backend while it holds the lock.
+ */
+static pg_noinline int
+rl_copy_partition(int partition, RateLimitStateRow *rows, int n, int cap, int64 now)
 {
-	for (int i = 0; i < RL_PARTITIONS; i++)
-		LWLockAcquire(rl_partition_lock(i), mode);
-}
+	dlist_iter	iter;
 
-static void
-rl_release_all(void)
-{
-	for (int i = RL_PARTITIONS - 1; i >= 0; i--)
-		LWLockRelease(rl_partition_lock(i));
+	dlist_foreach(iter, &rl->entries[partition])
+	{
+		RateLimitEntry *entry = dlist_container(RateLimitEntry, node, iter.cur);
+		int64		tat = (int64) pg_atomic_read_u64(&entry->tat);
+
+		if (n >= cap)
+			break;
+		if (tat <= now || entry->dbid != MyDatabaseId)
+			continue;
+		strlcpy(rows[n].policy, entry->policy, NAMEDATALEN);
+		memcpy(rows[n].key, entry->key_shown, RL_KEY_SHOWN);
+		rows[n].truncated = entry->keylen >= RL_KEY_SHOWN;
+		rows[n].tat = tat;
+		n++;
+	}
+	return n;
 }
 
 /*
- * Copy the live entries out (every partition held SHARED while copying), so
- * that the caller can build tuples without holding any lock.
+ * Copy the live entries out, so that the caller can build tuples without
+ * holding any lock.  One partition at a time, SHARED: a state is read
+ * atomically, and the view needs no moment at which all of them were as
+ * shown.  Memory is allocated with no lock held, for as many entries as
+ * the partitions' counts say, and grown (the lock let go first) when a
+ * partition has gained more meanwhile, up to the table's size.  (Entries
+ * that moved between partitions while they were read could then be cut: a
+ * view of a table in motion.)
  */
 int
 apikit_ratelimit_snapshot(RateLimitStateRow **rows)
 {
-	HASH_SEQ_STATUS status;
-	RateLimitEntry *entry;
 	int64		now = apikit_ratelimit_now_ns();
 	int			n = 0;
-	int			cap;
+	int			cap = 0;
 
-	rl_lock_all(LW_SHARED);
-	cap = Max(hash_get_num_entries(rl_htab), 1);
+	for (int p = 0; p < RL_PARTITIONS; p++)
+		cap += rl->count[p];	/* a hint, read without the locks */
+	cap = Min(Max(cap + 64, 1), apikit_ratelimit_max_keys);
 	*rows = palloc(sizeof(RateLimitStateRow) * cap);
-	hash_seq_init(&status, rl_htab);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	for (int p = 0; p < RL_PARTITIONS; p++)
 	{
-		int64		tat = (int64) pg_atomic_read_u64(&entry->tat);
+		for (;;)
+		{
+			int			need;
 
-		if (tat <= now || n >= cap || entry->dbid != MyDatabaseId)
-			continue;
-		strlcpy((*rows)[n].policy, entry->policy, NAMEDATALEN);
-		memcpy((*rows)[n].key, entry->key_shown, RL_KEY_SHOWN);
-		(*rows)[n].truncated = entry->keylen >= RL_KEY_SHOWN;
-		(*rows)[n].tat = tat;
-		n++;
+			LWLockAcquire(rl_partition_lock(p), LW_SHARED);
+			need = n + (int) rl->count[p];
+			if (need <= cap || cap >= apikit_ratelimit_max_keys)
+				break;
+			LWLockRelease(rl_partition_lock(p));
+			cap = Min(Max(need, cap * 2), apikit_ratelimit_max_keys);
+			*rows = repalloc(*rows, sizeof(RateLimitStateRow) * cap);
+		}
+		n = rl_copy_partition(p, *rows, n, cap, now);
+		LWLockRelease(rl_partition_lock(p));
 	}
-	rl_release_all();
 	return n;
 }
 

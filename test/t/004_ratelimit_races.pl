@@ -210,5 +210,36 @@ end
 is(PostgreSQL::Test::Utils::slurp_file($waits), "cost0 1\nrc=0\noff 1\nrc=0\nrc=124\n",
 	'while a check holds the partition SHARED, check_all with cost 0 or switched off goes ahead; with cost 1 it waits');
 
+# --- reading apikit.rate_limit_state holds up no new key ----------------------
+# gdb stops a backend reading the view at the first lock it lets go of,
+# holding what it holds while copying; 16 new keys are added meanwhile,
+# each by a session of its own.  The copy holds one partition at a time:
+# keys of the other partitions go ahead (before, it held all 16 while it
+# allocated and copied, and every new key waited).
+fresh_server();
+fill(50, 'fill');
+my $added = $node->basedir . '/added';
+my ($host, $port) = ($node->host, $node->port);
+under_gdb(q{SELECT count(*) FROM apikit.rate_limit_state;}, qq{
+break apikit_ratelimit_snapshot
+commands
+silent
+enable 2
+continue
+end
+break LWLockRelease
+disable 2
+commands
+silent
+disable 2
+shell for i in \$(seq 1 16); do (timeout 5 psql -X -q -At -h $host -p $port -d postgres -c "SELECT apikit.rate_limit('f9_\$i', 'day')" >/dev/null 2>&1 && echo added >>$added) & done; wait
+continue
+end
+});
+my $n_added = () = (-e $added ? PostgreSQL::Test::Utils::slurp_file($added) : '') =~ /^added$/mg;
+cmp_ok($n_added, '>=', 8, "while the view was read, $n_added of 16 new keys were added without waiting");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM apikit.rate_limit_state WHERE key LIKE 'f9_%'}),
+	'16', 'and all 16 are there afterwards');
+
 $node->stop;
 done_testing();
