@@ -187,21 +187,53 @@ SELECT name, rate, burst, description FROM apikit.rate_limit_policies WHERE name
 INSERT INTO apikit.rate_limit_policies VALUES ('default', 100, '1 minute', 20,
 	'Used when a check names no policy: 100 per minute, bursts of 21');
 
--- Privileges: anyone may check; resetting is administrative; keys are
--- personal data, shown only to pg_read_all_stats members.
+-- Privileges: checks are for the roles they are granted to (a role that
+-- may call them chooses keys, policies and costs in a table the whole
+-- cluster shares); pre_request() works for every role; resetting is
+-- administrative; keys are personal data, shown only to pg_read_all_stats
+-- members, who also see how full the table is.
 CREATE ROLE regress_rl_user;
+CREATE ROLE regress_rl_api;
 CREATE ROLE regress_rl_stats IN ROLE pg_read_all_stats;
+GRANT EXECUTE ON FUNCTION apikit.rate_limit(text, text, integer),
+	apikit.rate_limit_check(text, text, integer),
+	apikit.rate_limit_check_all(text[], text[], integer),
+	apikit.rate_limit_headers(text, text) TO regress_rl_api;
 SET ROLE regress_rl_user;
 SELECT apikit.rate_limit('grace', 'hourly');
+SELECT apikit.rate_limit('grace', 'hourly', 1000000);
+SELECT * FROM apikit.rate_limit_check('grace', 'hourly', 0);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['grace'], ARRAY['hourly']);
+SELECT apikit.rate_limit_headers('grace', 'hourly');
+SELECT * FROM apikit.rate_limit_usage();
+BEGIN READ ONLY;
+SELECT set_config('request.jwt.claims', '{"sub": "grace"}', true) IS NOT NULL AS claims_set;
+SELECT apikit.pre_request();
+SELECT regexp_replace(current_setting('response.headers'), ';t=\d+', ';t=N') AS pre_request_headers;
+COMMIT;
 SELECT count(*) AS keys_visible FROM apikit.rate_limit_state;
 SELECT count(*) > 0 AS stats_visible FROM apikit.rate_limit_stats;
 SELECT apikit.rate_limit_reset('grace');
 UPDATE apikit.rate_limit_policies SET rate = 1000 WHERE name = 'hourly';
 RESET ROLE;
+SET ROLE regress_rl_api;
+SELECT apikit.rate_limit('grace', 'hourly');
+SELECT allowed, remaining FROM apikit.rate_limit_check('grace', 'hourly', 0);
+SELECT count(*) FROM apikit.rate_limit_check_all(ARRAY['grace'], ARRAY['hourly'], 0);
+SELECT apikit.rate_limit_headers('grace', 'hourly') IS NOT NULL AS headers;
+RESET ROLE;
 SET ROLE regress_rl_stats;
 SELECT count(*) > 0 AS keys_visible FROM apikit.rate_limit_state;
+SELECT max_keys, places_used >= entries AS places_cover_entries,
+       database_entries <= entries AS database_part_of_all
+FROM apikit.rate_limit_usage();
 RESET ROLE;
+REVOKE EXECUTE ON FUNCTION apikit.rate_limit(text, text, integer),
+	apikit.rate_limit_check(text, text, integer),
+	apikit.rate_limit_check_all(text[], text[], integer),
+	apikit.rate_limit_headers(text, text) FROM regress_rl_api;
 DROP ROLE regress_rl_user;
+DROP ROLE regress_rl_api;
 DROP ROLE regress_rl_stats;
 
 -- Keys a rule's source gives (null when the request does not carry it).

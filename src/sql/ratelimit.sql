@@ -187,6 +187,19 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION apikit.rate_limit_check_all(text[], text[], integer) IS
 	'Check the pairs (keys[i], policies[i]) as one request: every pair consumes cost, or, if any refuses, none consumes anything; one row per pair';
 
+-- Checks change state in a table the whole cluster shares, and whoever may
+-- call them chooses the keys, the policies and the costs: such a role can
+-- fill the table (in evict mode, with states worth a full bucket each, so
+-- that other users' exhausted buckets go first; in deny mode, locking new
+-- clients out) and use up anyone's quota.  They are for the roles an API's
+-- own code runs as, granted by the DBA (README, "Who may check").
+-- apikit.pre_request() is SECURITY DEFINER and works for every role.
+-- rate_limit_headers consumes nothing, but shows the state of any key,
+-- which rate_limit_state keeps from ordinary roles.
+REVOKE ALL ON FUNCTION apikit.rate_limit(text, text, integer),
+	apikit.rate_limit_check(text, text, integer),
+	apikit.rate_limit_check_all(text[], text[], integer) FROM PUBLIC;
+
 CREATE FUNCTION apikit.rate_limit_reset(key text, policy text DEFAULT NULL)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'apikit_rate_limit_reset'
@@ -205,6 +218,8 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION apikit.rate_limit_headers(text, text) IS
 	'RateLimit-Policy and RateLimit header values (IETF httpapi draft) for the key''s current state, without consuming';
+
+REVOKE ALL ON FUNCTION apikit.rate_limit_headers(text, text) FROM PUBLIC;
 
 CREATE FUNCTION apikit.rate_limit_state_rows(
 	OUT policy text, OUT key text, OUT remaining integer, OUT reset_after interval)
