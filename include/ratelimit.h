@@ -17,6 +17,8 @@
 #define RL_MAX_POLICY_STATS		256
 /* Entries a full table examines to make room for one new key. */
 #define RL_EXAMINE				16
+/* Databases whose entries are counted apart; more share the last count. */
+#define RL_MAX_DATABASES		64
 /* Pairs apikit.rate_limit_check_all() decides at once (it locks while deciding). */
 #define RL_MAX_PAIRS			100
 
@@ -82,6 +84,7 @@ typedef struct RateLimitUsage
 	int64		live;
 	int64		database_entries;
 	int64		database_live;
+	int32		database_max_keys;	/* apikit.ratelimit_database_share of max_keys */
 } RateLimitUsage;
 
 /* ratelimit_shmem.c */

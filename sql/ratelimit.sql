@@ -165,6 +165,8 @@ SELECT count(*) FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[100
 SELECT boot_val, context FROM pg_settings WHERE name = 'apikit.ratelimit_when_full';
 SET apikit.ratelimit_when_full = 'deny';
 ALTER SYSTEM SET apikit.ratelimit_when_full = 'drop';
+SELECT boot_val, context, min_val, max_val FROM pg_settings WHERE name = 'apikit.ratelimit_database_share';
+SET apikit.ratelimit_database_share = 10;
 
 -- Absurd policies are rejected by the table.
 INSERT INTO apikit.rate_limit_policies VALUES ('zero', 0, '1 minute', 0);

@@ -36,6 +36,14 @@
  *	  can lose one.  The "table is full" log line, whose ereport() would
  *	  act on a pending interrupt, is written after the places are settled.
  *	  apikit.rate_limit_usage() shows places used beside entries.
+ *	- Each database's entries are counted (an atomic per database, in a
+ *	  slot table like the counters'), so that apikit.ratelimit_database_share
+ *	  can keep one database from taking more than its share of the table:
+ *	  a database at its share makes room only from its own states, or is
+ *	  refused.  The table is the cluster's, and a database's keys are
+ *	  chosen by whoever may call its checks.  The count is read before
+ *	  places are taken, so sessions adding keys at the same moment can
+ *	  overshoot the share by one key each.
  *	- Counters are atomics, written without locks.  The slot table that maps
  *	  policy names to counters takes one extra LWLock, once per policy per
  *	  backend.
@@ -64,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commands/dbcommands.h"
 #include "common/hashfn.h"
 #include "lib/ilist.h"
 #include "mb/pg_wchar.h"
@@ -102,6 +111,7 @@ typedef struct RateLimitEntry
 	dlist_node	node;			/* in its partition's list */
 	Oid			dbid;			/* the database whose policy this is */
 	int16		stats_slot;
+	int16		db_slot;		/* its entry count in rl->dbs */
 	uint16		keylen;			/* of the whole key, capped at PG_UINT16_MAX */
 	char		policy[NAMEDATALEN];
 	char		key_shown[RL_KEY_SHOWN];	/* the key's first bytes, for people */
@@ -118,6 +128,13 @@ typedef struct RateLimitStats
 	pg_atomic_uint64 denied_full;
 } RateLimitStats;
 
+typedef struct RateLimitDatabase
+{
+	Oid			dbid;			/* InvalidOid: shared by databases beyond the others */
+	pg_atomic_uint32 entries;	/* entries of this database's policies */
+	pg_atomic_uint64 full_logged;	/* when its share was last logged full, monotonic ns */
+} RateLimitDatabase;
+
 typedef struct RateLimitShared
 {
 	LWLockPadded *locks;		/* RL_PARTITIONS partitions, then the slot lock */
@@ -130,10 +147,13 @@ typedef struct RateLimitShared
 	uint32		count[RL_PARTITIONS];	/* the lists' lengths, likewise */
 	int			nstats;			/* slots in use; protected by the slot lock */
 	RateLimitStats stats[RL_MAX_POLICY_STATS];
+	int			ndbs;			/* likewise */
+	RateLimitDatabase dbs[RL_MAX_DATABASES];
 } RateLimitShared;
 
 static RateLimitShared *rl = NULL;
 static HTAB *rl_htab = NULL;
+static int	rl_my_db = -1;		/* this backend's database's slot in rl->dbs */
 
 /*
  * The key is already two good hashes: dynahash takes its bucket hash from
@@ -193,6 +213,11 @@ apikit_ratelimit_shmem_startup(void *ptr, bool found)
 			pg_atomic_init_u64(&rl->stats[i].bypassed, 0);
 			pg_atomic_init_u64(&rl->stats[i].evicted, 0);
 			pg_atomic_init_u64(&rl->stats[i].denied_full, 0);
+		}
+		for (int i = 0; i < RL_MAX_DATABASES; i++)
+		{
+			pg_atomic_init_u32(&rl->dbs[i].entries, 0);
+			pg_atomic_init_u64(&rl->dbs[i].full_logged, 0);
 		}
 		pg_atomic_init_u32(&rl->used, 0);
 		pg_atomic_init_u32(&rl->hand, 0);
@@ -301,6 +326,65 @@ rl_give_back(int n)
 }
 
 /*
+ * The slot counting a database's entries, created on first use, under the
+ * slot lock (never held with a partition lock).  The last slot, once
+ * reached, counts every further database: those share one share.
+ */
+static int
+rl_db_slot_of(Oid dbid)
+{
+	int			slot = -1;
+
+	LWLockAcquire(SLOT_LOCK(), LW_EXCLUSIVE);
+	for (int i = 0; i < rl->ndbs; i++)
+		if (rl->dbs[i].dbid == dbid)
+			slot = i;
+	if (slot < 0 && rl->ndbs < RL_MAX_DATABASES)
+	{
+		slot = rl->ndbs++;
+		rl->dbs[slot].dbid = slot == RL_MAX_DATABASES - 1 ? InvalidOid : dbid;
+	}
+	if (slot < 0)
+		slot = RL_MAX_DATABASES - 1;
+	LWLockRelease(SLOT_LOCK());
+	return slot;
+}
+
+/* This backend's database's slot: called before any partition lock. */
+static void
+rl_my_db_slot(void)
+{
+	if (rl_my_db < 0)
+		rl_my_db = rl_db_slot_of(MyDatabaseId);
+}
+
+/* The most entries one database may hold; PG_UINT32_MAX for no limit. */
+static uint32
+rl_db_cap(void)
+{
+	if (apikit_ratelimit_database_share >= 100)
+		return PG_UINT32_MAX;
+	return Max(1, (uint32) ((uint64) apikit_ratelimit_max_keys *
+							apikit_ratelimit_database_share / 100));
+}
+
+/*
+ * How many of n more new entries this database may add within its share,
+ * besides the "held" places it holds for entries not yet entered.
+ */
+static int
+rl_db_room(int n, int held)
+{
+	uint32		cap = rl_db_cap();
+	uint64		have;
+
+	if (cap == PG_UINT32_MAX)
+		return n;
+	have = (uint64) pg_atomic_read_u32(&rl->dbs[rl_my_db].entries) + held;
+	return have >= cap ? 0 : (int) Min((uint64) n, cap - have);
+}
+
+/*
  * Enter a key the caller holds a place for, with its partition lock held
  * EXCLUSIVE.  *found says whether it was there already (then the place is
  * the caller's to give back).  Holding a place guarantees a free element,
@@ -336,6 +420,8 @@ rl_entry_init(RateLimitEntry *entry, const RateLimitPolicy *policy,
 	pg_atomic_init_u64(&entry->tau, (uint64) policy->gcra.tau_ns);
 	entry->dbid = MyDatabaseId;
 	entry->stats_slot = policy->stats_slot;
+	entry->db_slot = rl_my_db;
+	pg_atomic_fetch_add_u32(&rl->dbs[rl_my_db].entries, 1);
 	entry->keylen = Min(keylen, PG_UINT16_MAX);
 	strlcpy(entry->policy, policy->name, NAMEDATALEN);
 	memset(entry->key_shown, 0, RL_KEY_SHOWN);
@@ -363,6 +449,7 @@ rl_remove(RateLimitEntry *entry)
 
 	dlist_delete(&entry->node);
 	rl->count[rl_partition(hashcode)]--;
+	pg_atomic_fetch_sub_u32(&rl->dbs[entry->db_slot].entries, 1);
 	hash_search_with_hash_value(rl_htab, &key, hashcode, HASH_REMOVE, NULL);
 }
 
@@ -374,9 +461,35 @@ typedef struct RoomSearch
 {
 	int64		soonest;		/* how long the first examined live state has left; -1 */
 	bool		table_full;		/* a search found only live states */
+	bool		share_full;		/* a search of this database's states found only live ones */
 } RoomSearch;
 
-#define ROOM_SEARCH_INIT {-1, false}
+#define ROOM_SEARCH_INIT {-1, false, false}
+
+/* The same, at most once a minute per database, for its share. */
+static void
+rl_log_share_full(void)
+{
+	RateLimitDatabase *db = &rl->dbs[rl_my_db];
+	int64		now = apikit_ratelimit_now_ns();
+	uint64		last = pg_atomic_read_u64(&db->full_logged);
+	char	   *name;
+
+	if (last != 0 && now - (int64) last < INT64CONST(60000000000))
+		return;
+	if (!pg_atomic_compare_exchange_u64(&db->full_logged, &last, (uint64) now))
+		return;
+	name = get_database_name(MyDatabaseId);
+	ereport(LOG,
+			(errmsg("database \"%s\" holds its whole share of the rate-limit table: %u of %d places",
+					name ? name : "?", rl_db_cap(), apikit_ratelimit_max_keys),
+			 apikit_ratelimit_when_full == APIKIT_RL_FULL_EVICT ?
+			 errdetail("apikit.ratelimit_database_share is %d%%: its new keys replace its own states that use the least of their capacity.",
+					   apikit_ratelimit_database_share) :
+			 errdetail("apikit.ratelimit_database_share is %d%%: its new keys are refused until its own states expire.",
+					   apikit_ratelimit_database_share),
+			 errhint("Raise apikit.ratelimit_database_share if this database's clients are real.")));
+}
 
 /*
  * Say in the server log, at most once a minute, that the table is full.
@@ -389,6 +502,8 @@ rl_log_full(const RoomSearch *rs)
 	uint64		last = pg_atomic_read_u64(&rl->full_logged);
 	bool		evict = apikit_ratelimit_when_full == APIKIT_RL_FULL_EVICT;
 
+	if (rs->share_full)
+		rl_log_share_full();
 	if (!rs->table_full)
 		return;
 	if (last != 0 && now - (int64) last < INT64CONST(60000000000))
@@ -444,14 +559,18 @@ rl_evict_victim(const RateLimitHashKey *victim, int partition, int64 examined_ta
  * that stay move to the back of their list, so the next search looks at
  * others.
  *
+ * With "own", this database is at its share: only its own states make
+ * room for it (others' expired states are still reclaimed, and their
+ * places go back to the table), and it is its own victim.
+ *
  * Returns the places gained; the caller holds them now.  rs->soonest is set
  * to how long the first examined live entry has left (a retry time for a
- * refused key), if that is sooner than what it holds; rs->table_full when
- * nothing had expired.  Raises no error and writes no log line (either
- * could lose the places the caller holds).
+ * refused key), if that is sooner than what it holds; rs->table_full (or
+ * share_full) when nothing had expired.  Raises no error and writes no log
+ * line (either could lose the places the caller holds).
  */
 static int
-rl_make_room(int want, bool evict, RoomSearch *rs)
+rl_make_room(int want, bool evict, bool own, RoomSearch *rs)
 {
 	uint32		start = pg_atomic_fetch_add_u32(&rl->hand, 1);
 	int			got = 0;
@@ -485,8 +604,20 @@ rl_make_room(int want, bool evict, RoomSearch *rs)
 			tat = (int64) pg_atomic_read_u64(&entry->tat);
 			if (tat <= now)
 			{
+				bool		mine = entry->db_slot == rl_my_db;
+
 				rl_remove(entry);
-				got++;
+				if (own && !mine)
+					rl_give_back(1);	/* room for others, not for this database */
+				else
+					got++;
+				continue;
+			}
+			if (own && entry->db_slot != rl_my_db)
+			{
+				dlist_move_tail(list, &entry->node);
+				if (first_kept == NULL)
+					first_kept = entry;
 				continue;
 			}
 			if (rs->soonest < 0 || tat - now < rs->soonest)
@@ -510,7 +641,10 @@ rl_make_room(int want, bool evict, RoomSearch *rs)
 	/* Nothing had expired: evict (if the victim is as it was). */
 	if (got == 0)
 	{
-		rs->table_full = true;
+		if (own)
+			rs->share_full = true;
+		else
+			rs->table_full = true;
 		if (evict && have_victim)
 			got += rl_evict_victim(&victim, victim_partition, victim_tat);
 	}
@@ -524,25 +658,34 @@ rl_make_room(int want, bool evict, RoomSearch *rs)
 }
 
 /*
- * Places for "want" new entries in a full table, as apikit.ratelimit_when_full
- * says: in evict mode a few searches (each may find its victim gone or
- * used since), in
- * deny mode one search that only reclaims.  Returns how many it got.
+ * Places for "want" new entries, the caller holding "held" places for
+ * entries it has not entered yet, when free places do not suffice: in
+ * evict mode a few searches (each may find its victim gone or used
+ * since), in deny mode one search that only reclaims.  What this database
+ * may still add within its share takes free places or room made anywhere;
+ * the rest only room made from its own states.  Returns how many it got.
  */
 static int
-rl_find_room(int want, RoomSearch *rs)
+rl_find_room(int want, int held, RoomSearch *rs)
 {
 	bool		evict = apikit_ratelimit_when_full == APIKIT_RL_FULL_EVICT;
 	int			got = 0;
 
 	for (int round = 0; got < want && round < want + 4; round++)
 	{
-		int			gained = rl_make_room(want - got, evict, rs);
+		int			grow = rl_db_room(want - got, held + got);
+		int			gained;
 
+		if (grow > 0)
+		{
+			/* Places may have come back meanwhile (a reset, a reclaim elsewhere). */
+			gained = rl_take_places(grow);
+			if (gained == 0)
+				gained = rl_make_room(grow, evict, false, rs);
+		}
+		else
+			gained = rl_make_room(want - got, evict, true, rs);
 		got += gained;
-		/* Places may have come back meanwhile (a reset, a reclaim elsewhere). */
-		if (got < want)
-			got += rl_take_places(want - got);
 		if (gained == 0 && !evict)
 			break;
 	}
@@ -611,9 +754,11 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 			bool		found;
 			bool		refused = false;
 
+			rl_my_db_slot();
 			/* From the place taken until it is entered or given back. */
 			HOLD_INTERRUPTS();
-			if (rl_take_places(1) == 0 && rl_find_room(1, &rs) == 0)
+			if ((rl_db_room(1, 0) == 0 || rl_take_places(1) == 0) &&
+				rl_find_room(1, 0, &rs) == 0)
 				refused = true;
 			else
 			{
@@ -706,6 +851,8 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 		state[i] = s;
 	}
 
+	rl_my_db_slot();
+
 	/*
 	 * From the first place taken until every place is entered or given
 	 * back, nothing may act on an interrupt.  The loop is bounded: at most
@@ -736,7 +883,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 				if (entries[s] == NULL && new_tat[s] != tat[s])
 					need++;
 			if (need > held)
-				held += rl_take_places(need - held);
+				held += rl_take_places(rl_db_room(need - held, held));
 		}
 		/* Enter the new states first (at full capacity), then store. */
 		for (int s = 0; admitted && need <= held && s < nstates; s++)
@@ -784,7 +931,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 
 		/* Short of room: make some without a lock held, then decide again. */
 		if (attempt <= n + 1)
-			held += rl_find_room(need - held, &rs);
+			held += rl_find_room(need - held, held, &rs);
 		if (held < need)
 		{
 			/*
@@ -992,6 +1139,7 @@ apikit_ratelimit_usage(RateLimitUsage *usage)
 
 	memset(usage, 0, sizeof(RateLimitUsage));
 	usage->max_keys = apikit_ratelimit_max_keys;
+	usage->database_max_keys = Min(rl_db_cap(), (uint32) apikit_ratelimit_max_keys);
 	for (int p = 0; p < RL_PARTITIONS; p++)
 	{
 		dlist_iter	iter;
@@ -1192,6 +1340,8 @@ rl_load(void)
 		memcpy(entry->key_shown, in.key_shown, RL_KEY_SHOWN);
 		entry->keylen = in.keylen;
 		entry->dbid = in.dbid;
+		entry->db_slot = rl_db_slot_of(in.dbid);
+		pg_atomic_fetch_add_u32(&rl->dbs[entry->db_slot].entries, 1);
 		/* Counters are "since start"; slots are assigned again on use. */
 		entry->stats_slot = apikit_ratelimit_stats_slot(entry->dbid, entry->policy);
 		loaded++;

@@ -434,8 +434,8 @@ apikit_rate_limit_usage(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
 	RateLimitUsage usage;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
 
 	apikit_shmem_require("apikit.rate_limit_usage");
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -447,5 +447,6 @@ apikit_rate_limit_usage(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum(usage.live);
 	values[4] = Int64GetDatum(usage.database_entries);
 	values[5] = Int64GetDatum(usage.database_live);
+	values[6] = Int32GetDatum(usage.database_max_keys);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

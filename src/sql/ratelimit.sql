@@ -255,13 +255,14 @@ GRANT SELECT ON apikit.rate_limit_state, apikit.rate_limit_stats TO PUBLIC;
 -- other databases are: for pg_read_all_stats (and pg_monitor) members.
 CREATE FUNCTION apikit.rate_limit_usage(
 	OUT max_keys integer, OUT places_used bigint, OUT entries bigint,
-	OUT live_entries bigint, OUT database_entries bigint, OUT database_live_entries bigint)
+	OUT live_entries bigint, OUT database_entries bigint, OUT database_live_entries bigint,
+	OUT database_max_keys integer)
 RETURNS record
 AS 'MODULE_PATHNAME', 'apikit_rate_limit_usage'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
 COMMENT ON FUNCTION apikit.rate_limit_usage() IS
-	'How full the rate-limit table is: its size, places used, entries and live entries, in all and in this database';
+	'How full the rate-limit table is: its size, places used, entries and live entries, in all and in this database, and how many this database may hold';
 
 REVOKE ALL ON FUNCTION apikit.rate_limit_usage() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION apikit.rate_limit_usage() TO pg_read_all_stats;
