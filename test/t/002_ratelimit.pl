@@ -191,6 +191,35 @@ ok($node->safe_psql('postgres',
 	'some requests were refused by the global rule alone');
 $node->safe_psql('postgres', q{DELETE FROM apikit.rate_limit_rules WHERE name IN ('per_client', 'global')});
 
+# The same straight through rate_limit_check_all, at full speed: 4 clients
+# make 1,000 requests each, as 40 users, through a per-user rule (50 a day)
+# and a global one (1,000 a day); both refuse at times.  Every admitted
+# request consumed from both buckets, and no refused one from either, so
+# the users' buckets hold exactly what the global one holds: 1,000.  (A
+# check_all that let go of its locks between deciding and storing fails
+# this every time: two requests decide against the same global state.)
+$node->safe_psql('postgres', q{
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
+VALUES ('c50', 50, '1 day', 49), ('g1000', 1000, '1 day', 999);
+});
+my $pairs = $node->basedir . '/pairs.sql';
+PostgreSQL::Test::Utils::append_to_file($pairs,
+	"\\set c random(1, 40)\nSELECT count(*) FROM apikit.rate_limit_check_all(ARRAY['c' || :c, 'all'], ARRAY['c50', 'g1000']);\n");
+system_or_bail('pgbench', '-n', '-c', '4', '-j', '2', '-t', '1000', '-f', $pairs,
+	'-h', $node->host, '-p', $node->port, 'postgres');
+is($node->safe_psql('postgres', q{
+	SELECT format('global %s, users %s, admitted %s/%s',
+		(SELECT 1000 - remaining FROM apikit.rate_limit_check('all', 'g1000', 0)),
+		(SELECT sum(50 - remaining) FROM generate_series(1, 40) c,
+				apikit.rate_limit_check('c' || c, 'c50', 0)),
+		(SELECT allowed FROM apikit.rate_limit_stats WHERE policy = 'g1000'),
+		(SELECT allowed FROM apikit.rate_limit_stats WHERE policy = 'c50'))}),
+	'global 1000, users 1000, admitted 1000/1000',
+	"4,000 requests of 40 users through two rules: the users' buckets hold exactly the global one's 1,000");
+# (Their 41 states would otherwise fill the small table of a later test.)
+$node->safe_psql('postgres',
+	q{SELECT apikit.rate_limit_reset(k) FROM unnest(array_append(array(SELECT 'c' || g FROM generate_series(1, 40) g), 'all')) k});
+
 # --- a hot standby limits on its own --------------------------------------
 $node->backup('backup');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
