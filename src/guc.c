@@ -42,7 +42,7 @@ double		apikit_heartbeat_interval = 10;
 
 /*
  * apikit.ratelimit_max_keys: how many (policy, key) states the shared table
- * holds.  Each costs 209 bytes of shared memory (README); when the
+ * holds.  Each costs 217 bytes of shared memory (README); when the
  * table is full, states whose limit has fully recovered are reclaimed first,
  * then apikit.ratelimit_when_full decides.
  */
