@@ -18,6 +18,7 @@ extern double apikit_heartbeat_interval;
 extern int	apikit_ratelimit_max_keys;
 extern bool apikit_ratelimit_enabled;
 extern int	apikit_ratelimit_when_full;
+extern int	apikit_ratelimit_database_share;
 extern bool apikit_audit_enabled;
 extern bool apikit_audit_statement;
 extern double apikit_audit_seal_interval;

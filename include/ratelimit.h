@@ -17,6 +17,8 @@
 #define RL_MAX_POLICY_STATS		256
 /* Entries a full table examines to make room for one new key. */
 #define RL_EXAMINE				16
+/* Databases whose entries are counted apart; more share the last count. */
+#define RL_MAX_DATABASES		64
 /* Pairs apikit.rate_limit_check_all() decides at once (it locks while deciding). */
 #define RL_MAX_PAIRS			100
 
@@ -73,6 +75,18 @@ typedef struct RateLimitStatsRow
 	uint64		denied_full;
 } RateLimitStatsRow;
 
+/* How full the table is: apikit.rate_limit_usage(). */
+typedef struct RateLimitUsage
+{
+	int32		max_keys;
+	int64		places_used;
+	int64		entries;
+	int64		live;
+	int64		database_entries;
+	int64		database_live;
+	int32		database_max_keys;	/* apikit.ratelimit_database_share of max_keys */
+} RateLimitUsage;
+
 /* ratelimit_shmem.c */
 extern Size apikit_ratelimit_shmem_size(void);
 extern void apikit_ratelimit_shmem_startup(void *ptr, bool found);
@@ -87,6 +101,7 @@ extern int64 apikit_ratelimit_now_ns(void);
 extern uint64 apikit_ratelimit_name_hash(const char *policy);
 extern int	apikit_ratelimit_snapshot(RateLimitStateRow **rows);
 extern int	apikit_ratelimit_stats_rows(RateLimitStatsRow *rows);
+extern void apikit_ratelimit_usage(RateLimitUsage *usage);
 
 /* ratelimit_policy.c */
 extern RateLimitPolicy *apikit_ratelimit_policy(const char *name, bool missing_ok);

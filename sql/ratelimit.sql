@@ -98,6 +98,12 @@ SELECT apikit.rate_limit('x', 'hourly', NULL);
 SELECT apikit.rate_limit_reset(NULL);
 SELECT apikit.rate_limit_reset('x', 'no_such_policy');
 SELECT apikit.rate_limit(repeat('k', 100000), 'hourly');	-- long keys are fine
+-- An unknown policy is named in the error, but a name longer than any
+-- policy's is cut: a long name must not become a long error.
+SELECT apikit.rate_limit('x', repeat('p', 63));
+SELECT apikit.rate_limit('x', repeat('p', 64));
+SELECT apikit.rate_limit('x', repeat('p', 10000000));
+SELECT apikit.rate_limit_reset('x', repeat('p', 100));
 
 -- Several pairs as one request: every pair consumes, or none does.
 INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
@@ -150,6 +156,7 @@ SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', 'u1'], ARRAY['burst3']);
 SELECT * FROM apikit.rate_limit_check_all(ARRAY[['u1'], ['u1']], ARRAY[['burst3'], ['quota10']]);
 SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', ''], ARRAY['burst3', 'quota10']);
 SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1'], ARRAY['no_such_policy']);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1', 'u2'], ARRAY['burst3', repeat('q', 1000000)]);
 SELECT * FROM apikit.rate_limit_check_all(ARRAY['u1'], ARRAY['burst3'], -1);
 SELECT * FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[101]), array_fill('quota10'::text, ARRAY[101]));
 SELECT count(*) FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[100]), array_fill('quota10'::text, ARRAY[100]), 0);
@@ -158,6 +165,8 @@ SELECT count(*) FROM apikit.rate_limit_check_all(array_fill('k'::text, ARRAY[100
 SELECT boot_val, context FROM pg_settings WHERE name = 'apikit.ratelimit_when_full';
 SET apikit.ratelimit_when_full = 'deny';
 ALTER SYSTEM SET apikit.ratelimit_when_full = 'drop';
+SELECT boot_val, context, min_val, max_val FROM pg_settings WHERE name = 'apikit.ratelimit_database_share';
+SET apikit.ratelimit_database_share = 10;
 
 -- Absurd policies are rejected by the table.
 INSERT INTO apikit.rate_limit_policies VALUES ('zero', 0, '1 minute', 0);
@@ -180,21 +189,53 @@ SELECT name, rate, burst, description FROM apikit.rate_limit_policies WHERE name
 INSERT INTO apikit.rate_limit_policies VALUES ('default', 100, '1 minute', 20,
 	'Used when a check names no policy: 100 per minute, bursts of 21');
 
--- Privileges: anyone may check; resetting is administrative; keys are
--- personal data, shown only to pg_read_all_stats members.
+-- Privileges: checks are for the roles they are granted to (a role that
+-- may call them chooses keys, policies and costs in a table the whole
+-- cluster shares); pre_request() works for every role; resetting is
+-- administrative; keys are personal data, shown only to pg_read_all_stats
+-- members, who also see how full the table is.
 CREATE ROLE regress_rl_user;
+CREATE ROLE regress_rl_api;
 CREATE ROLE regress_rl_stats IN ROLE pg_read_all_stats;
+GRANT EXECUTE ON FUNCTION apikit.rate_limit(text, text, integer),
+	apikit.rate_limit_check(text, text, integer),
+	apikit.rate_limit_check_all(text[], text[], integer),
+	apikit.rate_limit_headers(text, text) TO regress_rl_api;
 SET ROLE regress_rl_user;
 SELECT apikit.rate_limit('grace', 'hourly');
+SELECT apikit.rate_limit('grace', 'hourly', 1000000);
+SELECT * FROM apikit.rate_limit_check('grace', 'hourly', 0);
+SELECT * FROM apikit.rate_limit_check_all(ARRAY['grace'], ARRAY['hourly']);
+SELECT apikit.rate_limit_headers('grace', 'hourly');
+SELECT * FROM apikit.rate_limit_usage();
+BEGIN READ ONLY;
+SELECT set_config('request.jwt.claims', '{"sub": "grace"}', true) IS NOT NULL AS claims_set;
+SELECT apikit.pre_request();
+SELECT regexp_replace(current_setting('response.headers'), ';t=\d+', ';t=N') AS pre_request_headers;
+COMMIT;
 SELECT count(*) AS keys_visible FROM apikit.rate_limit_state;
 SELECT count(*) > 0 AS stats_visible FROM apikit.rate_limit_stats;
 SELECT apikit.rate_limit_reset('grace');
 UPDATE apikit.rate_limit_policies SET rate = 1000 WHERE name = 'hourly';
 RESET ROLE;
+SET ROLE regress_rl_api;
+SELECT apikit.rate_limit('grace', 'hourly');
+SELECT allowed, remaining FROM apikit.rate_limit_check('grace', 'hourly', 0);
+SELECT count(*) FROM apikit.rate_limit_check_all(ARRAY['grace'], ARRAY['hourly'], 0);
+SELECT apikit.rate_limit_headers('grace', 'hourly') IS NOT NULL AS headers;
+RESET ROLE;
 SET ROLE regress_rl_stats;
 SELECT count(*) > 0 AS keys_visible FROM apikit.rate_limit_state;
+SELECT max_keys, places_used >= entries AS places_cover_entries,
+       database_entries <= entries AS database_part_of_all
+FROM apikit.rate_limit_usage();
 RESET ROLE;
+REVOKE EXECUTE ON FUNCTION apikit.rate_limit(text, text, integer),
+	apikit.rate_limit_check(text, text, integer),
+	apikit.rate_limit_check_all(text[], text[], integer),
+	apikit.rate_limit_headers(text, text) FROM regress_rl_api;
 DROP ROLE regress_rl_user;
+DROP ROLE regress_rl_api;
 DROP ROLE regress_rl_stats;
 
 -- Keys a rule's source gives (null when the request does not carry it).
@@ -291,6 +332,114 @@ SELECT pg_temp.pre_request_with('request.headers', '{"x-forwarded-for": "1.2.3.4
 SELECT pg_temp.pre_request_with('request.jwt.claims', '"alice"');
 SELECT pg_temp.pre_request_with('request.headers', '[]');
 \set SHOW_CONTEXT errors
+
+-- Nothing the SQL of rate limiting does depends on search_path.  A schema
+-- that overloads the operators and functions it uses goes first in the
+-- pinned search_path of each of its functions: none of them may be called
+-- (each would say "hijacked").  The pinned search_path is what protects
+-- these functions; this checks that it is not all that does.
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.note(what text) RETURNS void LANGUAGE plpgsql
+AS $$ BEGIN RAISE NOTICE 'hijacked: %', what; END $$;
+DO $do$
+DECLARE
+	o record;
+BEGIN
+	-- operator, left type, right type, result type
+	FOR o IN SELECT * FROM (VALUES
+		('=', 'text', 'text', 'boolean'), ('<>', 'text', 'text', 'boolean'),
+		('~', 'text', 'text', 'boolean'), ('!~', 'text', 'text', 'boolean'),
+		('~~', 'text', 'text', 'boolean'), ('||', 'text', 'text', 'text'),
+		('||', 'text[]', 'text', 'text[]'), ('->>', 'jsonb', 'text', 'text'),
+		('||', 'jsonb', 'jsonb', 'jsonb'),
+		('=', 'integer', 'integer', 'boolean'), ('<', 'integer', 'integer', 'boolean'),
+		('>', 'integer', 'integer', 'boolean'), ('<=', 'integer', 'integer', 'boolean'),
+		('>=', 'integer', 'integer', 'boolean'), ('=', 'bigint', 'integer', 'boolean'),
+		('*', 'numeric', 'numeric', 'numeric'), ('/', 'numeric', 'numeric', 'numeric'),
+		('+', 'numeric', 'numeric', 'numeric'), ('<', 'numeric', 'numeric', 'boolean'),
+		('>', 'numeric', 'numeric', 'boolean'),
+		('<=', 'interval', 'interval', 'boolean'), ('>', 'interval', 'interval', 'boolean'))
+		AS v(op, l, r, res)
+	LOOP
+		EXECUTE format($f$
+			CREATE FUNCTION evil.%s(a %s, b %s) RETURNS %s LANGUAGE plpgsql AS $b$
+			BEGIN
+				PERFORM evil.note(%L);
+				RETURN a OPERATOR(pg_catalog.%s) b;
+			END $b$ $f$,
+			'op_' || md5(o.op || o.l || o.r), o.l, o.r, o.res,
+			format('%s %s %s', o.l, o.op, o.r), o.op);
+		EXECUTE format('CREATE OPERATOR evil.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = evil.%s)',
+					   o.op, o.l, o.r, 'op_' || md5(o.op || o.l || o.r));
+	END LOOP;
+END $do$;
+CREATE FUNCTION evil.current_setting(a text, b boolean) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('current_setting'); RETURN pg_catalog.current_setting(a, b); END $$;
+CREATE FUNCTION evil.set_config(a text, b text, c boolean) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('set_config'); RETURN pg_catalog.set_config(a, b, c); END $$;
+CREATE FUNCTION evil.jsonb_typeof(a jsonb) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('jsonb_typeof'); RETURN pg_catalog.jsonb_typeof(a); END $$;
+CREATE FUNCTION evil.format(a text, b anyelement) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('format'); RETURN pg_catalog.format(a, b); END $$;
+CREATE FUNCTION evil.cardinality(a text[]) RETURNS integer LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('cardinality'); RETURN pg_catalog.cardinality(a); END $$;
+CREATE FUNCTION evil.array_to_string(a text[], b text) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('array_to_string'); RETURN pg_catalog.array_to_string(a, b); END $$;
+CREATE FUNCTION evil.btrim(a text) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('btrim'); RETURN pg_catalog.btrim(a); END $$;
+CREATE FUNCTION evil.split_part(a text, b text, c integer) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('split_part'); RETURN pg_catalog.split_part(a, b, c); END $$;
+CREATE FUNCTION evil.substr(a text, b integer) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('substr'); RETURN pg_catalog.substr(a, b); END $$;
+CREATE FUNCTION evil.ceil(a numeric) RETURNS numeric LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('ceil'); RETURN pg_catalog.ceil(a); END $$;
+CREATE FUNCTION evil.round(a numeric, b integer) RETURNS numeric LANGUAGE plpgsql
+AS $$ BEGIN PERFORM evil.note('round'); RETURN pg_catalog.round(a, b); END $$;
+CREATE FUNCTION pg_temp.pin_search_path(path text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+			  WHERE p.pronamespace = 'apikit'::regnamespace
+				AND p.proname IN ('pre_request', 'rate_limit_request_key', 'rate_limit_policies_check',
+								  'rate_limit_policies_keep_default', 'rate_limit_policies_protect_default',
+								  'rate_limit_rules_check', 'rate_limit_policies_in_use') LOOP
+		EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f, path);
+	END LOOP;
+END $$;
+SELECT pg_temp.pin_search_path('evil, pg_catalog, pg_temp');
+-- Every path of pre_request(): allowed, refused, settings that are not JSON
+-- or not objects; then the triggers, and the keys of every source.
+INSERT INTO apikit.rate_limit_rules (name, method, path_pattern, policy, key_source)
+VALUES ('evil_ip', 'DELETE', '/evil%', 'burst2', 'ip');
+SELECT pg_temp.request('DELETE', '/evil', '{"sub": "e1"}', '{"x-forwarded-for": "192.0.2.1, 10.0.0.1"}')
+FROM generate_series(1, 3);
+SELECT pg_temp.request('GET', '/evil', '{"sub": "e1"}', '{}');
+\set SHOW_CONTEXT never
+SELECT pg_temp.pre_request_with('request.jwt.claims', 'not json');
+SELECT pg_temp.pre_request_with('request.headers', '[]');
+\set SHOW_CONTEXT errors
+INSERT INTO apikit.rate_limit_policies VALUES ('evil_ok', 10, '1 minute', 1);
+INSERT INTO apikit.rate_limit_policies VALUES ('evil_bad', 1, '1 day', 1000);
+INSERT INTO apikit.rate_limit_policies VALUES ('default', 100, '1 minute', 20,
+	'Used when a check names no policy: 100 per minute, bursts of 21');
+UPDATE apikit.rate_limit_policies SET name = 'evil_default' WHERE name = 'default';
+DELETE FROM apikit.rate_limit_policies WHERE name = 'burst2';
+INSERT INTO apikit.rate_limit_rules (name, policy, key_source) VALUES ('evil_bad', 'evil_ok', 'cookie:x');
+SELECT source, apikit.rate_limit_request_key(source, '{"sub": "u1", "email": ""}',
+	'{"x-forwarded-for": " 203.0.113.9 , 10.0.0.1", "x-api-key": "k-123"}', 'web_anon') AS key
+FROM unnest(ARRAY['claim:sub', 'claim:email', 'ip', 'header:x-api-key', 'header:x-missing',
+                  'role', 'const:global']) AS source;
+SELECT pg_temp.pin_search_path('pg_catalog, pg_temp');
+DELETE FROM apikit.rate_limit_rules WHERE name = 'evil_ip';
+DELETE FROM apikit.rate_limit_policies WHERE name = 'evil_ok';
+SET client_min_messages = warning;
+DROP SCHEMA evil CASCADE;
+RESET client_min_messages;
+-- Every function is pinned again.
+SELECT p.proname, p.proconfig FROM pg_proc p
+WHERE p.pronamespace = 'apikit'::regnamespace AND p.proconfig IS NOT NULL
+  AND (p.proname LIKE 'rate_limit%' OR p.proname = 'pre_request') ORDER BY 1;
 
 -- A policy in use by a rule cannot be deleted.
 DELETE FROM apikit.rate_limit_policies WHERE name = 'orders';

@@ -42,7 +42,7 @@ double		apikit_heartbeat_interval = 10;
 
 /*
  * apikit.ratelimit_max_keys: how many (policy, key) states the shared table
- * holds.  Each costs 209 bytes of shared memory (README); when the
+ * holds.  Each costs 217 bytes of shared memory (README); when the
  * table is full, states whose limit has fully recovered are reclaimed first,
  * then apikit.ratelimit_when_full decides.
  */
@@ -66,6 +66,16 @@ bool		apikit_ratelimit_enabled = true;
  * table, so set in postgresql.conf, not per session.
  */
 int			apikit_ratelimit_when_full = APIKIT_RL_FULL_EVICT;
+
+/*
+ * apikit.ratelimit_database_share: the largest share of the table, in
+ * percent, that the keys of one database may hold.  The table is the
+ * cluster's; a database at its share makes room only from its own states
+ * (evict) or refuses its new keys (deny), so a flood in one database
+ * neither evicts another's states nor, under deny, locks its new clients
+ * out.  100 (the default) leaves every database the whole table.
+ */
+int			apikit_ratelimit_database_share = 100;
 
 static const struct config_enum_entry ratelimit_when_full_options[] = {
 	{"evict", APIKIT_RL_FULL_EVICT, false},
@@ -207,6 +217,16 @@ apikit_guc_init(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("apikit.ratelimit_database_share",
+							"Largest share of the rate-limit table, in percent, that one database's keys may hold.",
+							"A database at its share makes room only from its own states, or refuses its new keys.",
+							&apikit_ratelimit_database_share,
+							100,
+							1, 100,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("apikit.audit_enabled",
 							 "Writes audit rows for the tables apikit audits.",

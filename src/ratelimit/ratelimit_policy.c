@@ -16,6 +16,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -25,6 +26,7 @@
 #include "utils/rel.h"
 
 #include "apikit.h"
+#include "compat.h"
 #include "ratelimit.h"
 
 PG_FUNCTION_INFO_V1(apikit_rate_limit_policies_changed);
@@ -155,6 +157,29 @@ policy_cache_load(void)
 }
 
 /*
+ * No policy has that name.  The name is the caller's input, of any length:
+ * a name no policy can have (more than 63 bytes) is shown cut, at a
+ * character boundary, so that a 10 MB name does not become a 10 MB error
+ * in the client and the server log on every call.
+ */
+pg_noreturn static void
+policy_unknown(const char *name, int len)
+{
+	if (len < NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("rate-limit policy \"%.*s\" does not exist", len, name),
+				 errhint("Policies are rows of apikit.rate_limit_policies.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("rate-limit policy \"%.*s...\" does not exist",
+					pg_mbcliplen(name, len, NAMEDATALEN - 1), name),
+			 errdetail("The name is %d bytes long; policy names are at most %d.",
+					   len, NAMEDATALEN - 1),
+			 errhint("Policies are rows of apikit.rate_limit_policies.")));
+}
+
+/*
  * The cached policy of that name; NULL (missing_ok) or an error when there
  * is none.  The pointer is valid until the next call.
  */
@@ -162,19 +187,17 @@ RateLimitPolicy *
 apikit_ratelimit_policy(const char *name, bool missing_ok)
 {
 	RateLimitPolicy *policy = NULL;
+	size_t		len = strlen(name);
 
 	if (!policy_cache_valid || policy_cache == NULL)
 		policy_cache_load();
-	if (strlen(name) < NAMEDATALEN)
+	if (len < NAMEDATALEN)
 		policy = hash_search(policy_cache, name, HASH_FIND, NULL);
 	if (policy == NULL)
 	{
 		if (missing_ok)
 			return NULL;
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("rate-limit policy \"%s\" does not exist", name),
-				 errhint("Policies are rows of apikit.rate_limit_policies.")));
+		policy_unknown(name, (int) Min(len, (size_t) PG_INT32_MAX));
 	}
 	if (policy->stats_slot < 0)
 		policy->stats_slot = apikit_ratelimit_stats_slot(MyDatabaseId, policy->name);
@@ -202,6 +225,9 @@ apikit_ratelimit_policy_text(text *name)
 		memcmp(last->name, VARDATA_ANY(name), len) == 0)
 		return last;
 
+	/* Too long to be a policy's name: said so without copying it whole. */
+	if (len >= NAMEDATALEN)
+		policy_unknown(VARDATA_ANY(name), len);
 	last = apikit_ratelimit_policy(text_to_cstring(name), false);
 	last_load = policy_cache_loads;
 	return last;

@@ -16,8 +16,10 @@
  *	  not queue behind each other.  Creating, removing or evicting an entry
  *	  takes its partition's lock EXCLUSIVE, and never two locks at once.
  *	  apikit.rate_limit_check_all() takes the partitions of all its pairs
- *	  EXCLUSIVE in ascending order (as the views take all of them SHARED),
- *	  so that its decision is atomic and two such calls cannot deadlock.
+ *	  EXCLUSIVE in ascending order, so that its decision is atomic and two
+ *	  such calls cannot deadlock (SHARED when it can store nothing: cost 0,
+ *	  or limiting switched off).  The views and apikit.rate_limit_usage()
+ *	  read one partition at a time, SHARED, having allocated beforehand.
  *	- Each partition keeps its entries on a list, under its lock.  To make
  *	  room, a full table examines RL_EXAMINE entries from the front of the
  *	  list of the partition a clock hand names (and of the next ones while a
@@ -27,7 +29,21 @@
  *	  holding a place enters an entry, and a backend that removes an entry
  *	  to make room keeps its place.  So the room made for a key cannot be
  *	  taken by another backend between the removal and the insertion,
- *	  although no lock is held in between.
+ *	  although no lock is held in between.  A place held is owed to the
+ *	  table until it is entered or given back: from the first place taken
+ *	  until then, interrupts are held (HOLD_INTERRUPTS) and nothing can
+ *	  raise an error, so that no cancel, statement_timeout or termination
+ *	  can lose one.  The "table is full" log line, whose ereport() would
+ *	  act on a pending interrupt, is written after the places are settled.
+ *	  apikit.rate_limit_usage() shows places used beside entries.
+ *	- Each database's entries are counted (an atomic per database, in a
+ *	  slot table like the counters'), so that apikit.ratelimit_database_share
+ *	  can keep one database from taking more than its share of the table:
+ *	  a database at its share makes room only from its own states, or is
+ *	  refused.  The table is the cluster's, and a database's keys are
+ *	  chosen by whoever may call its checks.  The count is read before
+ *	  places are taken, so sessions adding keys at the same moment can
+ *	  overshoot the share by one key each.
  *	- Counters are atomics, written without locks.  The slot table that maps
  *	  policy names to counters takes one extra LWLock, once per policy per
  *	  backend.
@@ -56,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commands/dbcommands.h"
 #include "common/hashfn.h"
 #include "lib/ilist.h"
 #include "mb/pg_wchar.h"
@@ -94,6 +111,7 @@ typedef struct RateLimitEntry
 	dlist_node	node;			/* in its partition's list */
 	Oid			dbid;			/* the database whose policy this is */
 	int16		stats_slot;
+	int16		db_slot;		/* its entry count in rl->dbs */
 	uint16		keylen;			/* of the whole key, capped at PG_UINT16_MAX */
 	char		policy[NAMEDATALEN];
 	char		key_shown[RL_KEY_SHOWN];	/* the key's first bytes, for people */
@@ -110,6 +128,13 @@ typedef struct RateLimitStats
 	pg_atomic_uint64 denied_full;
 } RateLimitStats;
 
+typedef struct RateLimitDatabase
+{
+	Oid			dbid;			/* InvalidOid: shared by databases beyond the others */
+	pg_atomic_uint32 entries;	/* entries of this database's policies */
+	pg_atomic_uint64 full_logged;	/* when its share was last logged full, monotonic ns */
+} RateLimitDatabase;
+
 typedef struct RateLimitShared
 {
 	LWLockPadded *locks;		/* RL_PARTITIONS partitions, then the slot lock */
@@ -119,12 +144,16 @@ typedef struct RateLimitShared
 	pg_atomic_uint32 hand;		/* where the next search for room starts */
 	pg_atomic_uint64 full_logged;	/* when "full" was last logged, monotonic ns */
 	dlist_head	entries[RL_PARTITIONS]; /* each under its partition's lock */
+	uint32		count[RL_PARTITIONS];	/* the lists' lengths, likewise */
 	int			nstats;			/* slots in use; protected by the slot lock */
 	RateLimitStats stats[RL_MAX_POLICY_STATS];
+	int			ndbs;			/* likewise */
+	RateLimitDatabase dbs[RL_MAX_DATABASES];
 } RateLimitShared;
 
 static RateLimitShared *rl = NULL;
 static HTAB *rl_htab = NULL;
+static int	rl_my_db = -1;		/* this backend's database's slot in rl->dbs */
 
 /*
  * The key is already two good hashes: dynahash takes its bucket hash from
@@ -184,6 +213,11 @@ apikit_ratelimit_shmem_startup(void *ptr, bool found)
 			pg_atomic_init_u64(&rl->stats[i].bypassed, 0);
 			pg_atomic_init_u64(&rl->stats[i].evicted, 0);
 			pg_atomic_init_u64(&rl->stats[i].denied_full, 0);
+		}
+		for (int i = 0; i < RL_MAX_DATABASES; i++)
+		{
+			pg_atomic_init_u32(&rl->dbs[i].entries, 0);
+			pg_atomic_init_u64(&rl->dbs[i].full_logged, 0);
 		}
 		pg_atomic_init_u32(&rl->used, 0);
 		pg_atomic_init_u32(&rl->hand, 0);
@@ -292,6 +326,65 @@ rl_give_back(int n)
 }
 
 /*
+ * The slot counting a database's entries, created on first use, under the
+ * slot lock (never held with a partition lock).  The last slot, once
+ * reached, counts every further database: those share one share.
+ */
+static int
+rl_db_slot_of(Oid dbid)
+{
+	int			slot = -1;
+
+	LWLockAcquire(SLOT_LOCK(), LW_EXCLUSIVE);
+	for (int i = 0; i < rl->ndbs; i++)
+		if (rl->dbs[i].dbid == dbid)
+			slot = i;
+	if (slot < 0 && rl->ndbs < RL_MAX_DATABASES)
+	{
+		slot = rl->ndbs++;
+		rl->dbs[slot].dbid = slot == RL_MAX_DATABASES - 1 ? InvalidOid : dbid;
+	}
+	if (slot < 0)
+		slot = RL_MAX_DATABASES - 1;
+	LWLockRelease(SLOT_LOCK());
+	return slot;
+}
+
+/* This backend's database's slot: called before any partition lock. */
+static void
+rl_my_db_slot(void)
+{
+	if (rl_my_db < 0)
+		rl_my_db = rl_db_slot_of(MyDatabaseId);
+}
+
+/* The most entries one database may hold; PG_UINT32_MAX for no limit. */
+static uint32
+rl_db_cap(void)
+{
+	if (apikit_ratelimit_database_share >= 100)
+		return PG_UINT32_MAX;
+	return Max(1, (uint32) ((uint64) apikit_ratelimit_max_keys *
+							apikit_ratelimit_database_share / 100));
+}
+
+/*
+ * How many of n more new entries this database may add within its share,
+ * besides the "held" places it holds for entries not yet entered.
+ */
+static int
+rl_db_room(int n, int held)
+{
+	uint32		cap = rl_db_cap();
+	uint64		have;
+
+	if (cap == PG_UINT32_MAX)
+		return n;
+	have = (uint64) pg_atomic_read_u32(&rl->dbs[rl_my_db].entries) + held;
+	return have >= cap ? 0 : (int) Min((uint64) n, cap - have);
+}
+
+/*
  * Enter a key the caller holds a place for, with its partition lock held
  * EXCLUSIVE.  *found says whether it was there already (then the place is
  * the caller's to give back).  Holding a place guarantees a free element,
@@ -319,19 +412,32 @@ rl_enter(const RateLimitHashKey *hk, uint32 hashcode, bool *found)
 
 static void
 rl_entry_init(RateLimitEntry *entry, const RateLimitPolicy *policy,
-			  const char *key, int keylen, uint32 hashcode)
+			  const char *key, int keylen, int shown, uint32 hashcode)
 {
-	int			shown = pg_mbcliplen(key, keylen, RL_KEY_SHOWN - 1);
+	int			partition = rl_partition(hashcode);
 
 	pg_atomic_init_u64(&entry->tat, 0);
 	pg_atomic_init_u64(&entry->tau, (uint64) policy->gcra.tau_ns);
 	entry->dbid = MyDatabaseId;
 	entry->stats_slot = policy->stats_slot;
+	entry->db_slot = rl_my_db;
+	pg_atomic_fetch_add_u32(&rl->dbs[rl_my_db].entries, 1);
 	entry->keylen = Min(keylen, PG_UINT16_MAX);
 	strlcpy(entry->policy, policy->name, NAMEDATALEN);
 	memset(entry->key_shown, 0, RL_KEY_SHOWN);
 	memcpy(entry->key_shown, key, shown);
-	dlist_push_tail(&rl->entries[rl_partition(hashcode)], &entry->node);
+	dlist_push_tail(&rl->entries[partition], &entry->node);
+	rl->count[partition]++;
+}
+
+/*
+ * How much of a key apikit.rate_limit_state shows: its first bytes, cut at
+ * a character boundary.  Computed before any place is taken.
+ */
+static int
+rl_key_shown_len(const char *key, int keylen)
+{
+	return Min(pg_mbcliplen(key, keylen, RL_KEY_SHOWN - 1), keylen);
 }
 
 /* Remove an entry, its partition lock held EXCLUSIVE; its place stays taken. */
@@ -339,18 +445,67 @@ static void
 rl_remove(RateLimitEntry *entry)
 {
 	RateLimitHashKey key = entry->key;
+	uint32		hashcode = rl_key_hash(&key, 0);
 
 	dlist_delete(&entry->node);
-	hash_search_with_hash_value(rl_htab, &key, rl_key_hash(&key, 0), HASH_REMOVE, NULL);
+	rl->count[rl_partition(hashcode)]--;
+	pg_atomic_fetch_sub_u32(&rl->dbs[entry->db_slot].entries, 1);
+	hash_search_with_hash_value(rl_htab, &key, hashcode, HASH_REMOVE, NULL);
 }
 
-/* Say in the server log, at most once a minute, that the table is full. */
+/*
+ * What searches for room found, for the answer to a refused key and for the
+ * log line written once the places are settled.
+ */
+typedef struct RoomSearch
+{
+	int64		soonest;		/* how long the first examined live state has left; -1 */
+	bool		table_full;		/* a search found only live states */
+	bool		share_full;		/* a search of this database's states found only live ones */
+} RoomSearch;
+
+#define ROOM_SEARCH_INIT {-1, false, false}
+
+/* The same, at most once a minute per database, for its share. */
 static void
-rl_log_full(bool evict)
+rl_log_share_full(void)
+{
+	RateLimitDatabase *db = &rl->dbs[rl_my_db];
+	int64		now = apikit_ratelimit_now_ns();
+	uint64		last = pg_atomic_read_u64(&db->full_logged);
+	char	   *name;
+
+	if (last != 0 && now - (int64) last < INT64CONST(60000000000))
+		return;
+	if (!pg_atomic_compare_exchange_u64(&db->full_logged, &last, (uint64) now))
+		return;
+	name = get_database_name(MyDatabaseId);
+	ereport(LOG,
+			(errmsg("database \"%s\" holds its whole share of the rate-limit table: %u of %d places",
+					name ? name : "?", rl_db_cap(), apikit_ratelimit_max_keys),
+			 apikit_ratelimit_when_full == APIKIT_RL_FULL_EVICT ?
+			 errdetail("apikit.ratelimit_database_share is %d%%: its new keys replace its own states that use the least of their capacity.",
+					   apikit_ratelimit_database_share) :
+			 errdetail("apikit.ratelimit_database_share is %d%%: its new keys are refused until its own states expire.",
+					   apikit_ratelimit_database_share),
+			 errhint("Raise apikit.ratelimit_database_share if this database's clients are real.")));
+}
+
+/*
+ * Say in the server log, at most once a minute, that the table is full.
+ * Called with no place held: the ereport() acts on pending interrupts.
+ */
+static void
+rl_log_full(const RoomSearch *rs)
 {
 	int64		now = apikit_ratelimit_now_ns();
 	uint64		last = pg_atomic_read_u64(&rl->full_logged);
+	bool		evict = apikit_ratelimit_when_full == APIKIT_RL_FULL_EVICT;
 
+	if (rs->share_full)
+		rl_log_share_full();
+	if (!rs->table_full)
+		return;
 	if (last != 0 && now - (int64) last < INT64CONST(60000000000))
 		return;
 	if (!pg_atomic_compare_exchange_u64(&rl->full_logged, &last, (uint64) now))
@@ -365,6 +520,36 @@ rl_log_full(bool evict)
 }
 
 /*
+ * Evict the state chosen by rl_make_room, which examined it under its
+ * partition's lock, since released.  Returns the places gained (0 or 1).
+ *
+ * Between the two, the state may have been used, or removed and entered
+ * again: then it is no longer what was chosen (its share has grown; a
+ * use just admitted would be lost with it), so it stays, and this search
+ * gains nothing.  Its TAT says so exactly: every stored use raises it, and
+ * a state entered again has a TAT of its own.  A function of its own so
+ * that a test can stop a backend between the examination and the eviction.
+ */
+static pg_noinline int
+rl_evict_victim(const RateLimitHashKey *victim, int partition, int64 examined_tat)
+{
+	uint32		hashcode = rl_key_hash(victim, 0);
+	RateLimitEntry *entry;
+	int			got = 0;
+
+	LWLockAcquire(rl_partition_lock(partition), LW_EXCLUSIVE);
+	entry = hash_search_with_hash_value(rl_htab, victim, hashcode, HASH_FIND, NULL);
+	if (entry != NULL && (int64) pg_atomic_read_u64(&entry->tat) == examined_tat)
+	{
+		pg_atomic_fetch_add_u64(&rl->stats[entry->stats_slot].evicted, 1);
+		rl_remove(entry);
+		got = 1;
+	}
+	LWLockRelease(rl_partition_lock(partition));
+	return got;
+}
+
+/*
  * Make room in a full table for up to "want" new entries, holding one
  * partition lock at a time: examine up to RL_EXAMINE entries, oldest first,
  * starting in the partition the clock hand names and going on to the next
@@ -374,12 +559,18 @@ rl_log_full(bool evict)
  * that stay move to the back of their list, so the next search looks at
  * others.
  *
- * Returns the places gained; the caller holds them now.  *soonest is set to
- * how long the first examined live entry has left (a retry time for a
- * refused key), if that is sooner than what it holds, or -1 when unknown.
+ * With "own", this database is at its share: only its own states make
+ * room for it (others' expired states are still reclaimed, and their
+ * places go back to the table), and it is its own victim.
+ *
+ * Returns the places gained; the caller holds them now.  rs->soonest is set
+ * to how long the first examined live entry has left (a retry time for a
+ * refused key), if that is sooner than what it holds; rs->table_full (or
+ * share_full) when nothing had expired.  Raises no error and writes no log
+ * line (either could lose the places the caller holds).
  */
 static int
-rl_make_room(int want, bool evict, int64 *soonest)
+rl_make_room(int want, bool evict, bool own, RoomSearch *rs)
 {
 	uint32		start = pg_atomic_fetch_add_u32(&rl->hand, 1);
 	int			got = 0;
@@ -388,6 +579,7 @@ rl_make_room(int want, bool evict, int64 *soonest)
 	double		victim_share = 0;
 	RateLimitHashKey victim = {0, 0};
 	int			victim_partition = 0;
+	int64		victim_tat = 0;
 
 	for (int visited = 0;
 		 visited < RL_PARTITIONS && examined < RL_EXAMINE && got < want;
@@ -412,12 +604,24 @@ rl_make_room(int want, bool evict, int64 *soonest)
 			tat = (int64) pg_atomic_read_u64(&entry->tat);
 			if (tat <= now)
 			{
+				bool		mine = entry->db_slot == rl_my_db;
+
 				rl_remove(entry);
-				got++;
+				if (own && !mine)
+					rl_give_back(1);	/* room for others, not for this database */
+				else
+					got++;
 				continue;
 			}
-			if (*soonest < 0 || tat - now < *soonest)
-				*soonest = tat - now;
+			if (own && entry->db_slot != rl_my_db)
+			{
+				dlist_move_tail(list, &entry->node);
+				if (first_kept == NULL)
+					first_kept = entry;
+				continue;
+			}
+			if (rs->soonest < 0 || tat - now < rs->soonest)
+				rs->soonest = tat - now;
 			share = gcra_used_share(tat, now, (int64) pg_atomic_read_u64(&entry->tau));
 			if (!have_victim || share < victim_share)
 			{
@@ -425,6 +629,7 @@ rl_make_room(int want, bool evict, int64 *soonest)
 				victim_share = share;
 				victim = entry->key;
 				victim_partition = partition;
+				victim_tat = tat;
 			}
 			dlist_move_tail(list, &entry->node);
 			if (first_kept == NULL)
@@ -433,27 +638,15 @@ rl_make_room(int want, bool evict, int64 *soonest)
 		LWLockRelease(rl_partition_lock(partition));
 	}
 
+	/* Nothing had expired: evict (if the victim is as it was). */
 	if (got == 0)
-		rl_log_full(evict);
-
-	/*
-	 * Nothing had expired: evict.  The victim may have been removed or used
-	 * since it was examined; a removed one gives nothing this time.
-	 */
-	if (got == 0 && evict && have_victim)
 	{
-		uint32		hashcode = rl_key_hash(&victim, 0);
-		RateLimitEntry *entry;
-
-		LWLockAcquire(rl_partition_lock(victim_partition), LW_EXCLUSIVE);
-		entry = hash_search_with_hash_value(rl_htab, &victim, hashcode, HASH_FIND, NULL);
-		if (entry != NULL)
-		{
-			pg_atomic_fetch_add_u64(&rl->stats[entry->stats_slot].evicted, 1);
-			rl_remove(entry);
-			got++;
-		}
-		LWLockRelease(rl_partition_lock(victim_partition));
+		if (own)
+			rs->share_full = true;
+		else
+			rs->table_full = true;
+		if (evict && have_victim)
+			got += rl_evict_victim(&victim, victim_partition, victim_tat);
 	}
 
 	if (got > want)
@@ -465,24 +658,34 @@ rl_make_room(int want, bool evict, int64 *soonest)
 }
 
 /*
- * Places for "want" new entries in a full table, as apikit.ratelimit_when_full
- * says: in evict mode a few searches (each may find its victim gone), in
- * deny mode one search that only reclaims.  Returns how many it got.
+ * Places for "want" new entries, the caller holding "held" places for
+ * entries it has not entered yet, when free places do not suffice: in
+ * evict mode a few searches (each may find its victim gone or used
+ * since), in deny mode one search that only reclaims.  What this database
+ * may still add within its share takes free places or room made anywhere;
+ * the rest only room made from its own states.  Returns how many it got.
  */
 static int
-rl_find_room(int want, int64 *soonest)
+rl_find_room(int want, int held, RoomSearch *rs)
 {
 	bool		evict = apikit_ratelimit_when_full == APIKIT_RL_FULL_EVICT;
 	int			got = 0;
 
 	for (int round = 0; got < want && round < want + 4; round++)
 	{
-		int			gained = rl_make_room(want - got, evict, soonest);
+		int			grow = rl_db_room(want - got, held + got);
+		int			gained;
 
+		if (grow > 0)
+		{
+			/* Places may have come back meanwhile (a reset, a reclaim elsewhere). */
+			gained = rl_take_places(grow);
+			if (gained == 0)
+				gained = rl_make_room(grow, evict, false, rs);
+		}
+		else
+			gained = rl_make_room(want - got, evict, true, rs);
 		got += gained;
-		/* Places may have come back meanwhile (a reset, a reclaim elsewhere). */
-		if (got < want)
-			got += rl_take_places(want - got);
 		if (gained == 0 && !evict)
 			break;
 	}
@@ -546,31 +749,46 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
 		gcra_apply(&policy->gcra, 0, now, cost, &r);
 		if (r.store)
 		{
-			int64		soonest = -1;
+			RoomSearch	rs = ROOM_SEARCH_INIT;
+			int			shown = rl_key_shown_len(key, keylen);
 			bool		found;
+			bool		refused = false;
 
-			if (rl_take_places(1) == 0 && rl_find_room(1, &soonest) == 0)
-			{
-				rl_full_answer(policy, soonest, answer);
-				return;
-			}
-			LWLockAcquire(lock, LW_EXCLUSIVE);
-			entry = rl_enter(&hk, hashcode, &found);
-			if (entry == NULL)
-			{
-				LWLockRelease(lock);
-				rl_give_back(1);
-				rl_full_answer(policy, soonest, answer);
-				return;
-			}
-			if (found)
-				rl_give_back(1);	/* another backend entered it meanwhile */
+			rl_my_db_slot();
+			/* From the place taken until it is entered or given back. */
+			HOLD_INTERRUPTS();
+			if ((rl_db_room(1, 0) == 0 || rl_take_places(1) == 0) &&
+				rl_find_room(1, 0, &rs) == 0)
+				refused = true;
 			else
-				rl_entry_init(entry, policy, key, keylen, hashcode);
-			/* Decide again: another backend may have got here first. */
-			now = apikit_ratelimit_now_ns();
-			rl_decide(policy, entry, now, cost, &r);
-			LWLockRelease(lock);
+			{
+				LWLockAcquire(lock, LW_EXCLUSIVE);
+				entry = rl_enter(&hk, hashcode, &found);
+				if (entry == NULL)
+				{
+					LWLockRelease(lock);
+					rl_give_back(1);
+					refused = true;
+				}
+				else
+				{
+					if (found)
+						rl_give_back(1);	/* another backend entered it meanwhile */
+					else
+						rl_entry_init(entry, policy, key, keylen, shown, hashcode);
+					/* Decide again: another backend may have got here first. */
+					now = apikit_ratelimit_now_ns();
+					rl_decide(policy, entry, now, cost, &r);
+					LWLockRelease(lock);
+				}
+			}
+			RESUME_INTERRUPTS();
+			rl_log_full(&rs);
+			if (refused)
+			{
+				rl_full_answer(policy, rs.soonest, answer);
+				return;
+			}
 		}
 	}
 	rl_answer(policy, &r, now, answer);
@@ -582,6 +800,9 @@ apikit_ratelimit_consume(RateLimitPolicy *policy, const char *key, int keylen,
  * pairs are held EXCLUSIVE, in ascending order, from reading the states to
  * storing them, so no check can slip in between (single checks take SHARED)
  * and two such calls cannot deadlock.  A pair named twice consumes twice.
+ * With cost 0 (which the caller also passes when limiting is switched off)
+ * nothing is stored and no entry is made: the locks are taken SHARED, and
+ * each state is read as a single check reads it.
  *
  * New keys need places; when the table has none, the locks are let go,
  * room is made one partition at a time, and the decision is taken again
@@ -595,6 +816,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 	uint32	   *hashcodes = palloc(sizeof(uint32) * n);
 	int		   *state = palloc(sizeof(int) * n);
 	int		   *first = palloc(sizeof(int) * n);	/* a request naming each state */
+	int		   *shown = palloc(sizeof(int) * n);
 	RateLimitEntry **entries = palloc(sizeof(RateLimitEntry *) * n);
 	int64	   *tat = palloc(sizeof(int64) * n);
 	int64	   *new_tat = palloc(sizeof(int64) * n);
@@ -603,7 +825,8 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 	uint32		partitions = 0;
 	int			nstates = 0;
 	int			held = 0;
-	int64		soonest = -1;
+	LWLockMode	mode = cost > 0 ? LW_EXCLUSIVE : LW_SHARED;
+	RoomSearch	rs = ROOM_SEARCH_INIT;
 	int64		now = 0;
 	bool		admitted = false;
 
@@ -619,6 +842,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 		hashcodes[i] = get_hash_value(rl_htab, &keys[i]);
 		partitions |= UINT32_C(1) << rl_partition(hashcodes[i]);
 		policies[i] = &req->policy.gcra;
+		shown[i] = rl_key_shown_len(req->key, req->keylen);
 		for (s = 0; s < nstates; s++)
 			if (memcmp(&keys[first[s]], &keys[i], sizeof(RateLimitHashKey)) == 0)
 				break;
@@ -627,13 +851,21 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 		state[i] = s;
 	}
 
+	rl_my_db_slot();
+
+	/*
+	 * From the first place taken until every place is entered or given
+	 * back, nothing may act on an interrupt.  The loop is bounded: at most
+	 * n + 2 decisions, each making room with bounded work.
+	 */
+	HOLD_INTERRUPTS();
 	for (int attempt = 0;; attempt++)
 	{
 		int			need = 0;
 
 		for (int p = 0; p < RL_PARTITIONS; p++)
 			if (partitions & (UINT32_C(1) << p))
-				LWLockAcquire(rl_partition_lock(p), LW_EXCLUSIVE);
+				LWLockAcquire(rl_partition_lock(p), mode);
 		now = apikit_ratelimit_now_ns();
 		for (int s = 0; s < nstates; s++)
 		{
@@ -643,13 +875,15 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 		}
 		admitted = gcra_apply_all(policies, state, n, tat, new_tat, nstates,
 								  now, cost, results);
+		/* Cost 0 changes no state: nothing to enter or store under SHARED. */
+		Assert(cost > 0 || memcmp(tat, new_tat, sizeof(int64) * nstates) == 0);
 		if (admitted)
 		{
 			for (int s = 0; s < nstates; s++)
 				if (entries[s] == NULL && new_tat[s] != tat[s])
 					need++;
 			if (need > held)
-				held += rl_take_places(need - held);
+				held += rl_take_places(rl_db_room(need - held, held));
 		}
 		/* Enter the new states first (at full capacity), then store. */
 		for (int s = 0; admitted && need <= held && s < nstates; s++)
@@ -668,7 +902,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 			}
 			Assert(!found);		/* the partition has been locked since */
 			rl_entry_init(entries[s], &req->policy, req->key, req->keylen,
-						  hashcodes[first[s]]);
+						  shown[first[s]], hashcodes[first[s]]);
 			held--;
 			need--;
 		}
@@ -697,7 +931,7 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 
 		/* Short of room: make some without a lock held, then decide again. */
 		if (attempt <= n + 1)
-			held += rl_find_room(need - held, &soonest);
+			held += rl_find_room(need - held, held, &rs);
 		if (held < need)
 		{
 			/*
@@ -716,13 +950,15 @@ apikit_ratelimit_consume_all(RateLimitRequest *requests, int n, int32 cost)
 		}
 	}
 	rl_give_back(held);
+	RESUME_INTERRUPTS();
+	rl_log_full(&rs);
 
 	for (int i = 0; i < n; i++)
 	{
 		RateLimitAnswer *answer = &requests[i].answer;
 
 		if (answer->full)
-			rl_full_answer(&requests[i].policy, soonest, answer);
+			rl_full_answer(&requests[i].policy, rs.soonest, answer);
 		else
 			rl_answer(&requests[i].policy, &results[i], now, answer);
 	}
@@ -796,51 +1032,72 @@ apikit_ratelimit_count(int slot, const RateLimitAnswer *answer)
 
 /* ---- views ------------------------------------------------------------ */
 
-/* Every partition, in order (as rate_limit_check_all takes its own). */
-static void
-rl_lock_all(LWLockMode mode)
+/*
+ * Copy this database's live entries of one partition, its lock held SHARED,
+ * into rows[n..cap-1].  Returns the new n.  A function of its own so that a
+ * test can stop a backend while it holds the lock.
+ */
+static pg_noinline int
+rl_copy_partition(int partition, RateLimitStateRow *rows, int n, int cap, int64 now)
 {
-	for (int i = 0; i < RL_PARTITIONS; i++)
-		LWLockAcquire(rl_partition_lock(i), mode);
-}
+	dlist_iter	iter;
 
-static void
-rl_release_all(void)
-{
-	for (int i = RL_PARTITIONS - 1; i >= 0; i--)
-		LWLockRelease(rl_partition_lock(i));
+	dlist_foreach(iter, &rl->entries[partition])
+	{
+		RateLimitEntry *entry = dlist_container(RateLimitEntry, node, iter.cur);
+		int64		tat = (int64) pg_atomic_read_u64(&entry->tat);
+
+		if (n >= cap)
+			break;
+		if (tat <= now || entry->dbid != MyDatabaseId)
+			continue;
+		strlcpy(rows[n].policy, entry->policy, NAMEDATALEN);
+		memcpy(rows[n].key, entry->key_shown, RL_KEY_SHOWN);
+		rows[n].truncated = entry->keylen >= RL_KEY_SHOWN;
+		rows[n].tat = tat;
+		n++;
+	}
+	return n;
 }
 
 /*
- * Copy the live entries out (every partition held SHARED while copying), so
- * that the caller can build tuples without holding any lock.
+ * Copy the live entries out, so that the caller can build tuples without
+ * holding any lock.  One partition at a time, SHARED: a state is read
+ * atomically, and the view needs no moment at which all of them were as
+ * shown.  Memory is allocated with no lock held, for as many entries as
+ * the partitions' counts say, and grown (the lock let go first) when a
+ * partition has gained more meanwhile, up to the table's size.  (Entries
+ * that moved between partitions while they were read could then be cut: a
+ * view of a table in motion.)
  */
 int
 apikit_ratelimit_snapshot(RateLimitStateRow **rows)
 {
-	HASH_SEQ_STATUS status;
-	RateLimitEntry *entry;
 	int64		now = apikit_ratelimit_now_ns();
 	int			n = 0;
-	int			cap;
+	int			cap = 0;
 
-	rl_lock_all(LW_SHARED);
-	cap = Max(hash_get_num_entries(rl_htab), 1);
+	for (int p = 0; p < RL_PARTITIONS; p++)
+		cap += rl->count[p];	/* a hint, read without the locks */
+	cap = Min(Max(cap + 64, 1), apikit_ratelimit_max_keys);
 	*rows = palloc(sizeof(RateLimitStateRow) * cap);
-	hash_seq_init(&status, rl_htab);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	for (int p = 0; p < RL_PARTITIONS; p++)
 	{
-		int64		tat = (int64) pg_atomic_read_u64(&entry->tat);
+		for (;;)
+		{
+			int			need;
 
-		if (tat <= now || n >= cap || entry->dbid != MyDatabaseId)
-			continue;
-		strlcpy((*rows)[n].policy, entry->policy, NAMEDATALEN);
-		memcpy((*rows)[n].key, entry->key_shown, RL_KEY_SHOWN);
-		(*rows)[n].truncated = entry->keylen >= RL_KEY_SHOWN;
-		(*rows)[n].tat = tat;
-		n++;
+			LWLockAcquire(rl_partition_lock(p), LW_SHARED);
+			need = n + (int) rl->count[p];
+			if (need <= cap || cap >= apikit_ratelimit_max_keys)
+				break;
+			LWLockRelease(rl_partition_lock(p));
+			cap = Min(Max(need, cap * 2), apikit_ratelimit_max_keys);
+			*rows = repalloc(*rows, sizeof(RateLimitStateRow) * cap);
+		}
+		n = rl_copy_partition(p, *rows, n, cap, now);
+		LWLockRelease(rl_partition_lock(p));
 	}
-	rl_release_all();
 	return n;
 }
 
@@ -866,6 +1123,43 @@ apikit_ratelimit_stats_rows(RateLimitStatsRow *rows)
 	}
 	LWLockRelease(SLOT_LOCK());
 	return n;
+}
+
+/*
+ * How full the table is, for apikit.rate_limit_usage(): the places used
+ * beside the entries that hold them (the two agree, but for the places a
+ * backend holds for the moment it takes to enter new keys), and how many
+ * entries are live, in the whole table and in this database.  One
+ * partition lock at a time, SHARED.
+ */
+void
+apikit_ratelimit_usage(RateLimitUsage *usage)
+{
+	int64		now = apikit_ratelimit_now_ns();
+
+	memset(usage, 0, sizeof(RateLimitUsage));
+	usage->max_keys = apikit_ratelimit_max_keys;
+	usage->database_max_keys = Min(rl_db_cap(), (uint32) apikit_ratelimit_max_keys);
+	for (int p = 0; p < RL_PARTITIONS; p++)
+	{
+		dlist_iter	iter;
+
+		LWLockAcquire(rl_partition_lock(p), LW_SHARED);
+		usage->entries += rl->count[p];
+		dlist_foreach(iter, &rl->entries[p])
+		{
+			RateLimitEntry *entry = dlist_container(RateLimitEntry, node, iter.cur);
+			bool		live = (int64) pg_atomic_read_u64(&entry->tat) > now;
+			bool		mine = entry->dbid == MyDatabaseId;
+
+			usage->live += live;
+			usage->database_entries += mine;
+			usage->database_live += live && mine;
+		}
+		LWLockRelease(rl_partition_lock(p));
+	}
+	/* Read last: a place is taken before its entry is entered. */
+	usage->places_used = pg_atomic_read_u32(&rl->used);
 }
 
 /* ---- keeping state across a clean restart ------------------------------ */
@@ -1039,12 +1333,15 @@ rl_load(void)
 		pg_atomic_init_u64(&entry->tat, (uint64) (now + in.left_ns - down_ns));
 		pg_atomic_init_u64(&entry->tau, (uint64) Max(in.tau_ns, 0));
 		dlist_push_tail(&rl->entries[rl_partition(rl_key_hash(&in.key, 0))], &entry->node);
+		rl->count[rl_partition(rl_key_hash(&in.key, 0))]++;
 		in.policy[NAMEDATALEN - 1] = '\0';
 		in.key_shown[RL_KEY_SHOWN - 1] = '\0';
 		strlcpy(entry->policy, in.policy, NAMEDATALEN);
 		memcpy(entry->key_shown, in.key_shown, RL_KEY_SHOWN);
 		entry->keylen = in.keylen;
 		entry->dbid = in.dbid;
+		entry->db_slot = rl_db_slot_of(in.dbid);
+		pg_atomic_fetch_add_u32(&rl->dbs[entry->db_slot].entries, 1);
 		/* Counters are "since start"; slots are assigned again on use. */
 		entry->stats_slot = apikit_ratelimit_stats_slot(entry->dbid, entry->policy);
 		loaded++;

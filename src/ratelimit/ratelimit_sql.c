@@ -36,6 +36,7 @@ PG_FUNCTION_INFO_V1(apikit_rate_limit_reset);
 PG_FUNCTION_INFO_V1(apikit_rate_limit_headers);
 PG_FUNCTION_INFO_V1(apikit_rate_limit_state);
 PG_FUNCTION_INFO_V1(apikit_rate_limit_stats);
+PG_FUNCTION_INFO_V1(apikit_rate_limit_usage);
 
 /* Nanoseconds to an interval, rounded up: waiting that long is enough. */
 static Datum
@@ -422,4 +423,30 @@ apikit_rate_limit_stats(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * How full the shared table is.  Counts only, of the whole cluster's table:
+ * EXECUTE is for pg_read_all_stats members (the install script grants it).
+ */
+Datum
+apikit_rate_limit_usage(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	RateLimitUsage usage;
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+
+	apikit_shmem_require("apikit.rate_limit_usage");
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	apikit_ratelimit_usage(&usage);
+	values[0] = Int32GetDatum(usage.max_keys);
+	values[1] = Int64GetDatum(usage.places_used);
+	values[2] = Int64GetDatum(usage.entries);
+	values[3] = Int64GetDatum(usage.live);
+	values[4] = Int64GetDatum(usage.database_entries);
+	values[5] = Int64GetDatum(usage.database_live);
+	values[6] = Int32GetDatum(usage.database_max_keys);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

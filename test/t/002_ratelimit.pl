@@ -191,6 +191,35 @@ ok($node->safe_psql('postgres',
 	'some requests were refused by the global rule alone');
 $node->safe_psql('postgres', q{DELETE FROM apikit.rate_limit_rules WHERE name IN ('per_client', 'global')});
 
+# The same straight through rate_limit_check_all, at full speed: 4 clients
+# make 1,000 requests each, as 40 users, through a per-user rule (50 a day)
+# and a global one (1,000 a day); both refuse at times.  Every admitted
+# request consumed from both buckets, and no refused one from either, so
+# the users' buckets hold exactly what the global one holds: 1,000.  (A
+# check_all that let go of its locks between deciding and storing fails
+# this every time: two requests decide against the same global state.)
+$node->safe_psql('postgres', q{
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst)
+VALUES ('c50', 50, '1 day', 49), ('g1000', 1000, '1 day', 999);
+});
+my $pairs = $node->basedir . '/pairs.sql';
+PostgreSQL::Test::Utils::append_to_file($pairs,
+	"\\set c random(1, 40)\nSELECT count(*) FROM apikit.rate_limit_check_all(ARRAY['c' || :c, 'all'], ARRAY['c50', 'g1000']);\n");
+system_or_bail('pgbench', '-n', '-c', '4', '-j', '2', '-t', '1000', '-f', $pairs,
+	'-h', $node->host, '-p', $node->port, 'postgres');
+is($node->safe_psql('postgres', q{
+	SELECT format('global %s, users %s, admitted %s/%s',
+		(SELECT 1000 - remaining FROM apikit.rate_limit_check('all', 'g1000', 0)),
+		(SELECT sum(50 - remaining) FROM generate_series(1, 40) c,
+				apikit.rate_limit_check('c' || c, 'c50', 0)),
+		(SELECT allowed FROM apikit.rate_limit_stats WHERE policy = 'g1000'),
+		(SELECT allowed FROM apikit.rate_limit_stats WHERE policy = 'c50'))}),
+	'global 1000, users 1000, admitted 1000/1000',
+	"4,000 requests of 40 users through two rules: the users' buckets hold exactly the global one's 1,000");
+# (Their 41 states would otherwise fill the small table of a later test.)
+$node->safe_psql('postgres',
+	q{SELECT apikit.rate_limit_reset(k) FROM unnest(array_append(array(SELECT 'c' || g FROM generate_series(1, 40) g), 'all')) k});
+
 # --- a hot standby limits on its own --------------------------------------
 $node->backup('backup');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
@@ -345,6 +374,69 @@ is($node->safe_psql('postgres', q{SELECT apikit.rate_limit('newcomer', 'short5')
 	'a place freed by a reset goes to the next new key');
 is($node->safe_psql('postgres', q{SELECT apikit.rate_limit('newcomer2', 'short5')}), 'f',
 	'and only one');
+
+# --- apikit.ratelimit_database_share: one database cannot take the table ---
+# The table is the cluster's.  "postgres" keeps 40 states that have used
+# all of their capacity; in database "other", a role that may call checks
+# floods new keys, with cost 1000 on a quota of 1000 so that each new state
+# is worth a full bucket (which beats any state that has recovered a little).
+$node->safe_psql('postgres', q{
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst) VALUES ('hold', 1, '1 day', 0)});
+$node->safe_psql('other', q{
+INSERT INTO apikit.rate_limit_policies (name, rate, period, burst) VALUES ('flood1000', 1000, '1 day', 999)});
+sub empty_table
+{
+	my ($conf) = @_;
+	$node->append_conf('postgresql.conf', $conf);
+	$node->stop;
+	unlink $node->data_dir . '/pg_stat/apikit_ratelimit.stat';
+	$node->start;
+	$node->safe_psql('postgres',
+		q{SELECT count(*) FROM generate_series(1, 40) g WHERE apikit.rate_limit('user' || g, 'hold')});
+}
+sub flood_other
+{
+	my ($prefix, $keys, $cost) = @_;
+	return $node->safe_psql('other',
+		"SELECT count(*) FILTER (WHERE apikit.rate_limit('$prefix' || g, 'flood1000', $cost)) FROM generate_series(1, $keys) g");
+}
+my $users_left = q{SELECT count(*) FROM apikit.rate_limit_state WHERE policy = 'hold' AND remaining = 0};
+
+# Without a share (100 %, the default), evict: the flood evicts the users.
+empty_table("apikit.ratelimit_when_full = evict\napikit.ratelimit_database_share = 100");
+is(flood_other('a', 300, 1000), '300', 'share 100 %, evict: the flood of 300 new keys is admitted');
+cmp_ok($node->safe_psql('postgres', $users_left), '<', 40,
+	"and evicts other databases' exhausted states: " . $node->safe_psql('postgres', $users_left) . ' of 40 left');
+
+# A share of 50 %, deny: the flood gets 50 places, "postgres" keeps its
+# states and still admits new clients.
+empty_table("apikit.ratelimit_when_full = deny\napikit.ratelimit_database_share = 50");
+is(flood_other('b', 300, 1000), '50', 'share 50 %, deny: the flood gets the 50 places its database may use');
+is($node->safe_psql('postgres', $users_left), '40', 'the users of "postgres" keep their states');
+is($node->safe_psql('other',
+		q{SELECT string_agg(format('%s %s', allowed, table_full), ', ' ORDER BY ord)
+		  FROM apikit.rate_limit_check_all(ARRAY['g1', 'g2'], ARRAY['flood1000', 'flood1000'])}),
+	'f t, f t', 'rate_limit_check_all of new keys in that database is refused for want of room too');
+is($node->safe_psql('postgres',
+		q{SELECT count(*) FILTER (WHERE apikit.rate_limit('newcomer' || g, 'hold')) FROM generate_series(1, 20) g}),
+	'10', 'and "postgres" admits new clients into its 10 free places (the table is then full)');
+is($node->safe_psql('other',
+		q{SELECT format('%s %s', database_entries, database_max_keys) FROM apikit.rate_limit_usage()}),
+	'50 50', 'rate_limit_usage shows the database at its share');
+ok($node->log_contains(qr/database "other" holds its whole share of the rate-limit table: 50 of 100 places/),
+	'and the server log says so');
+
+# Evict: the database at its share replaces its own states only.
+$node->append_conf('postgresql.conf', 'apikit.ratelimit_when_full = evict');
+$node->reload;
+ok($node->poll_query_until('other', q{SELECT current_setting('apikit.ratelimit_when_full') = 'evict'}),
+	'evict after a reload');
+is(flood_other('c', 300, 1000), '300', 'share 50 %, evict: the flood is admitted');
+is($node->safe_psql('postgres', $users_left), '50', 'by evicting only its own states: the 50 of "postgres" stay');
+is($node->safe_psql('postgres', q{SELECT coalesce(sum(evicted), 0) FROM apikit.rate_limit_stats WHERE policy = 'hold'}),
+	'0', 'none of which was evicted');
+cmp_ok($node->safe_psql('other', q{SELECT evicted FROM apikit.rate_limit_stats WHERE policy = 'flood1000'}),
+	'>=', 300, "the flood's own states were");
 
 $node->stop;
 done_testing();
