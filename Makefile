@@ -75,7 +75,7 @@ endif
 REGRESS = extension not_preloaded
 ifneq ($(filter installcheck,$(MAKECMDGOALS)),)
 ifeq ($(shell psql -XAtqc "SELECT 1 WHERE current_setting('shared_preload_libraries') ~ '(^|[ ,])apikit($$|[ ,])'" postgres 2>/dev/null),1)
-REGRESS = extension settings worker_status ratelimit audit jsonschema jsonschema_suite null_arguments
+REGRESS = extension settings worker_status ratelimit audit jsonschema jsonschema_suite null_arguments trigger_functions
 endif
 endif
 ISOLATION = extension_install ratelimit_concurrency audit_concurrency jsonschema_registry

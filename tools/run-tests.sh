@@ -135,7 +135,7 @@ run_pg_regress() {	# suite program inputdir config tests...
 	record "$suite" "$p" "$f"
 }
 
-run_pg_regress regress "$pg_regress" . test/preload.conf extension settings worker_status heartbeat_error ratelimit audit jsonschema jsonschema_suite null_arguments
+run_pg_regress regress "$pg_regress" . test/preload.conf extension settings worker_status heartbeat_error ratelimit audit jsonschema jsonschema_suite null_arguments trigger_functions
 run_pg_regress regress-not-preloaded "$pg_regress" . "" not_preloaded
 run_pg_regress isolation "$pg_isolation_regress" test/isolation test/preload.conf extension_install ratelimit_concurrency audit_concurrency jsonschema_registry
 

@@ -255,7 +255,16 @@ apikit_rate_limit_policies_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("apikit_rate_limit_policies_changed() must be called as a trigger")));
+				 errmsg("apikit.rate_limit_policies_changed() must be called as a trigger")));
+	/* Harmless elsewhere, but meant for one table: say so, as the others do. */
+	if (RelationGetRelid(trigdata->tg_relation) !=
+		get_relname_relid("rate_limit_policies", get_namespace_oid("apikit", false)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s can only be a trigger of apikit.rate_limit_policies",
+						trigdata->tg_trigger->tgname),
+				 errdetail("It was fired on table \"%s\".",
+						   RelationGetRelationName(trigdata->tg_relation))));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }

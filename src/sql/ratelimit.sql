@@ -36,9 +36,16 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	seconds numeric := extract(epoch FROM NEW.period);
+	seconds numeric;
 	window_s numeric;
 BEGIN
+	-- Only for apikit's table: fired on another, NEW and OLD are not policies.
+	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_policies'::pg_catalog.regclass THEN
+		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_policies', TG_NAME
+			USING ERRCODE = '39P01',
+				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+	END IF;
+	seconds := extract(epoch FROM NEW.period);
 	IF NEW.name OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_.:-]{1,63}$' THEN
 		RAISE EXCEPTION 'rate-limit policy name "%" is not valid', NEW.name
 			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_policies_name_check',
@@ -110,6 +117,12 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- Only for apikit's table: fired on another, NEW and OLD are not policies.
+	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_policies'::pg_catalog.regclass THEN
+		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_policies', TG_NAME
+			USING ERRCODE = '39P01',
+				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+	END IF;
 	IF NEW.name OPERATOR(pg_catalog.=) 'default' THEN
 		UPDATE apikit.rate_limit_policies
 		   SET rate = NEW.rate, period = NEW.period, burst = NEW.burst,
@@ -137,6 +150,12 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- Only for apikit's table: fired on another, NEW and OLD are not policies.
+	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_policies'::pg_catalog.regclass THEN
+		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_policies', TG_NAME
+			USING ERRCODE = '39P01',
+				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+	END IF;
 	IF OLD.name OPERATOR(pg_catalog.=) 'default'
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'DELETE' OR NEW.name OPERATOR(pg_catalog.<>) 'default') THEN
 		RAISE EXCEPTION 'rate-limit policy "default" cannot be removed or renamed'
@@ -293,6 +312,12 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- Only for apikit's table: fired on another, NEW is not a rule.
+	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_rules'::pg_catalog.regclass THEN
+		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_rules', TG_NAME
+			USING ERRCODE = '39P01',
+				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+	END IF;
 	IF NEW.method OPERATOR(pg_catalog.!~) '^[A-Z]+$' THEN
 		RAISE EXCEPTION 'rate-limit rule "%" has the method "%", which is not an HTTP method name', NEW.name, NEW.method
 			USING ERRCODE = 'check_violation', CONSTRAINT = 'rate_limit_rules_method_check',
@@ -328,6 +353,12 @@ AS $$
 DECLARE
 	users pg_catalog.text;
 BEGIN
+	-- Only for apikit's table: fired on another, NEW and OLD are not policies.
+	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_policies'::pg_catalog.regclass THEN
+		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_policies', TG_NAME
+			USING ERRCODE = '39P01',
+				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+	END IF;
 	SELECT pg_catalog.string_agg(pg_catalog.format('"%s"', r.name), ', ' ORDER BY r.name) INTO users
 	FROM apikit.rate_limit_rules r WHERE r.policy OPERATOR(pg_catalog.=) OLD.name;
 	IF users IS NOT NULL THEN
@@ -343,6 +374,13 @@ $$;
 CREATE TRIGGER rate_limit_policies_in_use
 	BEFORE DELETE ON apikit.rate_limit_policies
 	FOR EACH ROW EXECUTE FUNCTION apikit.rate_limit_policies_in_use();
+
+-- These trigger functions serve apikit's own tables only: no role needs to
+-- attach them elsewhere (PostgreSQL checks EXECUTE at CREATE TRIGGER, not
+-- when the trigger fires, so apikit's own triggers keep working).
+REVOKE ALL ON FUNCTION apikit.rate_limit_policies_check(), apikit.rate_limit_policies_changed(),
+	apikit.rate_limit_policies_keep_default(), apikit.rate_limit_policies_protect_default(),
+	apikit.rate_limit_rules_check(), apikit.rate_limit_policies_in_use() FROM PUBLIC;
 
 COMMENT ON TABLE apikit.rate_limit_rules IS
 	'Which requests apikit.pre_request() limits with which policy, keyed by a JWT claim, a header, the client address, the role or a constant';
