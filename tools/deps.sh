@@ -10,8 +10,9 @@ set -euo pipefail
 pg_config=${1:-pg_config}
 
 # Build and test tools, for every PostgreSQL version.
-pkgs="make gcc libcjson-dev libipc-run-perl"
-# Later issues add their packages here, with a reason in the README.
+pkgs="make gcc libcjson-dev libipc-run-perl gdb"
+# gdb: the rate-limit race tests stop a backend at a chosen function.
+# Later components add their packages here, with a reason in the README.
 if [ "$pg_config" = pg_config ] || [ "$pg_config" = /usr/bin/pg_config ]; then
 	pkgs="$pkgs postgresql-15 postgresql-server-dev-15"
 elif [ ! -x "$pg_config" ]; then
