@@ -261,9 +261,9 @@ apikit_rate_limit_policies_changed(PG_FUNCTION_ARGS)
 		get_relname_relid("rate_limit_policies", get_namespace_oid("apikit", false)))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s can only be a trigger of apikit.rate_limit_policies",
-						trigdata->tg_trigger->tgname),
-				 errdetail("It was fired on table \"%s\".",
+				 errmsg("apikit.rate_limit_policies_changed() can only be a trigger of apikit.rate_limit_policies"),
+				 errdetail("It was fired by trigger \"%s\" on table \"%s\".",
+						   trigdata->tg_trigger->tgname,
 						   RelationGetRelationName(trigdata->tg_relation))));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);

@@ -54,7 +54,7 @@ CREATE FUNCTION apikit.json_validate(schema jsonb, instance jsonb) RETURNS boole
 COMMENT ON FUNCTION apikit.json_validate(jsonb, jsonb) IS
 	'Whether instance is valid against the JSON schema (draft 2020-12 or 7)';
 
--- At most 100 errors (1 MB of them); a last unit says how many more.
+-- At most 100 errors (256 kB of them as JSON text); a last unit says how many more.
 CREATE FUNCTION apikit.json_validation_errors(schema jsonb, instance jsonb) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'apikit_json_validation_errors'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -41,9 +41,9 @@ DECLARE
 BEGIN
 	-- Only for apikit's table: fired on another, NEW and OLD are not policies.
 	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_policies'::pg_catalog.regclass THEN
-		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_policies', TG_NAME
+		RAISE EXCEPTION 'apikit.rate_limit_policies_check() can only be a trigger of apikit.rate_limit_policies'
 			USING ERRCODE = '39P01',
-				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+				  DETAIL = pg_catalog.format('It was fired by trigger "%s" on table %s.', TG_NAME, TG_RELID::pg_catalog.regclass);
 	END IF;
 	seconds := extract(epoch FROM NEW.period);
 	IF NEW.name OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_.:-]{1,63}$' THEN
@@ -119,9 +119,9 @@ AS $$
 BEGIN
 	-- Only for apikit's table: fired on another, NEW and OLD are not policies.
 	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_policies'::pg_catalog.regclass THEN
-		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_policies', TG_NAME
+		RAISE EXCEPTION 'apikit.rate_limit_policies_changed() can only be a trigger of apikit.rate_limit_policies'
 			USING ERRCODE = '39P01',
-				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+				  DETAIL = pg_catalog.format('It was fired by trigger "%s" on table %s.', TG_NAME, TG_RELID::pg_catalog.regclass);
 	END IF;
 	IF NEW.name OPERATOR(pg_catalog.=) 'default' THEN
 		UPDATE apikit.rate_limit_policies
@@ -152,9 +152,9 @@ AS $$
 BEGIN
 	-- Only for apikit's table: fired on another, NEW and OLD are not policies.
 	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_policies'::pg_catalog.regclass THEN
-		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_policies', TG_NAME
+		RAISE EXCEPTION 'apikit.rate_limit_policies_protect_default() can only be a trigger of apikit.rate_limit_policies'
 			USING ERRCODE = '39P01',
-				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+				  DETAIL = pg_catalog.format('It was fired by trigger "%s" on table %s.', TG_NAME, TG_RELID::pg_catalog.regclass);
 	END IF;
 	IF OLD.name OPERATOR(pg_catalog.=) 'default'
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'DELETE' OR NEW.name OPERATOR(pg_catalog.<>) 'default') THEN
@@ -172,7 +172,7 @@ CREATE TRIGGER rate_limit_policies_protect_default
 
 SELECT pg_catalog.pg_extension_config_dump('apikit.rate_limit_policies', '');
 
--- Policies say nothing personal; checks run as any role and read them.
+-- Policies say nothing personal; pre_request() reads them for every role.
 GRANT SELECT ON apikit.rate_limit_policies TO PUBLIC;
 
 CREATE FUNCTION apikit.rate_limit(key text, policy text DEFAULT 'default', cost integer DEFAULT 1)
@@ -314,9 +314,9 @@ AS $$
 BEGIN
 	-- Only for apikit's table: fired on another, NEW is not a rule.
 	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_rules'::pg_catalog.regclass THEN
-		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_rules', TG_NAME
+		RAISE EXCEPTION 'apikit.rate_limit_rules_check() can only be a trigger of apikit.rate_limit_rules'
 			USING ERRCODE = '39P01',
-				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+				  DETAIL = pg_catalog.format('It was fired by trigger "%s" on table %s.', TG_NAME, TG_RELID::pg_catalog.regclass);
 	END IF;
 	IF NEW.method OPERATOR(pg_catalog.!~) '^[A-Z]+$' THEN
 		RAISE EXCEPTION 'rate-limit rule "%" has the method "%", which is not an HTTP method name', NEW.name, NEW.method
@@ -355,9 +355,9 @@ DECLARE
 BEGIN
 	-- Only for apikit's table: fired on another, NEW and OLD are not policies.
 	IF TG_RELID OPERATOR(pg_catalog.<>) 'apikit.rate_limit_policies'::pg_catalog.regclass THEN
-		RAISE EXCEPTION '% can only be a trigger of apikit.rate_limit_policies', TG_NAME
+		RAISE EXCEPTION 'apikit.rate_limit_policies_in_use() can only be a trigger of apikit.rate_limit_policies'
 			USING ERRCODE = '39P01',
-				  DETAIL = pg_catalog.format('It was fired on table %s.', TG_RELID::pg_catalog.regclass);
+				  DETAIL = pg_catalog.format('It was fired by trigger "%s" on table %s.', TG_NAME, TG_RELID::pg_catalog.regclass);
 	END IF;
 	SELECT pg_catalog.string_agg(pg_catalog.format('"%s"', r.name), ', ' ORDER BY r.name) INTO users
 	FROM apikit.rate_limit_rules r WHERE r.policy OPERATOR(pg_catalog.=) OLD.name;
